@@ -1,0 +1,16 @@
+/* commands.h — the subcommands of `ldm`. Each takes the whole argv (its own
+ * flags start at argv[2]) and returns a status; only main() turns a status
+ * into an exit code. */
+#ifndef LDM_CLI_COMMANDS_H
+#define LDM_CLI_COMMANDS_H
+
+#include "core/status.h"
+
+ldm_status ldm_cmd_info(int argc, char **argv);
+ldm_status ldm_cmd_txt2img(int argc, char **argv);
+
+/* The model folder used when --model is not given: $LDM_MODEL, else the
+ * model shipped in the source tree. */
+const char *ldm_default_model(void);
+
+#endif

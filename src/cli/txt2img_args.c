@@ -1,0 +1,109 @@
+#include "txt2img_args.h"
+
+#include <string.h>
+
+#include "commands.h"
+#include "core/alloc.h"
+#include "core/file.h"
+
+static const char *summary =
+    "Generate images from text prompts, exactly as diffusers' LDMTextToImagePipeline does.";
+
+ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
+{
+    ldm_status st = LDM_OK;
+    memset(a, 0, sizeof *a);
+    a->steps = 50;
+    a->guidance_scale = 1.0; /* diffusers' default for this pipeline */
+    a->eta = 0.0;
+    a->images_per_prompt = 1;
+    a->output = "ldm.png";
+    a->model = ldm_default_model();
+
+    const ldm_option opts[] = {
+        { "--prompt", "-p", LDM_OPT_STRING_LIST, &a->prompts, 0, 0, "TEXT", "prompt (repeat for a batch)", NULL },
+        { "--prompt-file", NULL, LDM_OPT_STRING, &a->prompt_file, 0, 0, "FILE", "prompts, one per line", NULL },
+        { "--negative-prompt", NULL, LDM_OPT_STRING, &a->negative_prompt, 0, 0, "TEXT", "unconditional prompt (default \"\")", NULL },
+        { "--steps", NULL, LDM_OPT_INT, &a->steps, 1, 1000, "N", "num_inference_steps (default 50)", NULL },
+        { "--guidance-scale", NULL, LDM_OPT_DOUBLE, &a->guidance_scale, 0, 100, "G", "classifier-free guidance (default 1: none)", NULL },
+        { "--eta", NULL, LDM_OPT_DOUBLE, &a->eta, 0, 1, "ETA", "DDIM eta (default 0)", NULL },
+        { "--seed", NULL, LDM_OPT_UINT64, &a->seed, 0, 0, "S", "torch.Generator().manual_seed(S) (default 0)", NULL },
+        { "--height", NULL, LDM_OPT_INT, &a->height, 8, 16384, "H", "image height, a multiple of 8 (default: the model's)", NULL },
+        { "--width", NULL, LDM_OPT_INT, &a->width, 8, 16384, "W", "image width, a multiple of 8 (default: the model's)", NULL },
+        { "--scheduler", NULL, LDM_OPT_STRING, &a->scheduler, 0, 0, "NAME", "ddim, pndm or lms (default: the model's)", NULL },
+        { "--num-images-per-prompt", NULL, LDM_OPT_INT, &a->images_per_prompt, 1, 64, "N", "images per prompt (default 1)", NULL },
+        { "--output", "-o", LDM_OPT_STRING, &a->output, 0, 0, "FILE.png", "output (several images: FILE-0.png, FILE-1.png, …)", NULL },
+        { "--model", NULL, LDM_OPT_STRING, &a->model, 0, 0, "DIR", "diffusers model folder (default: $LDM_MODEL or the shipped model)", NULL },
+        { "--latents", NULL, LDM_OPT_STRING, &a->latents, 0, 0, "FILE.npy", "initial latents instead of drawing them", NULL },
+        { "--threads", NULL, LDM_OPT_INT, &a->threads, 1, 1024, "N", "threads of this rank (default: its share of the cores)", NULL },
+        { "--timings", NULL, LDM_OPT_FLAG, &a->timings, 0, 0, NULL, "print the time of each stage", NULL },
+        { "--dry-run", NULL, LDM_OPT_FLAG, &a->dry_run, 0, 0, NULL, "validate and print the plan, generate nothing", NULL },
+        { 0 },
+    };
+    LDM_CHECK(ldm_options_parse("txt2img", opts, argc, argv, 2, NULL, &a->help));
+    if (a->help) {
+        ldm_options_print_help("txt2img", "--prompt TEXT [options]", summary, opts);
+        return LDM_OK;
+    }
+    if (a->prompt_file) {
+        if (a->prompts.count > 0) {
+            st = ldm_error(LDM_EINPUT, "give --prompt or --prompt-file, not both");
+            goto cleanup;
+        }
+        st = ldm_read_file(a->prompt_file, &a->prompt_file_text, NULL);
+        if (st != LDM_OK) {
+            ldm_error_context("--prompt-file: ");
+            goto cleanup;
+        }
+        for (char *line = strtok(a->prompt_file_text, "\n"); line; line = strtok(NULL, "\n")) {
+            size_t n = strlen(line);
+            if (n > 0 && line[n - 1] == '\r')
+                line[n - 1] = '\0';
+            if (line[0] == '\0')
+                continue;
+            if (a->prompts.count >= LDM_STRING_LIST_CAP) {
+                st = ldm_error(LDM_EINPUT, "--prompt-file %s: more than %d prompts",
+                               a->prompt_file, LDM_STRING_LIST_CAP);
+                goto cleanup;
+            }
+            a->prompts.items[a->prompts.count++] = line;
+        }
+        if (a->prompts.count == 0) {
+            st = ldm_error(LDM_EINPUT, "--prompt-file %s: no prompts in it", a->prompt_file);
+            goto cleanup;
+        }
+    }
+    if (a->prompts.count == 0) {
+        st = ldm_error(LDM_EINPUT, "--prompt is required (or --prompt-file)");
+        goto cleanup;
+    }
+    if (a->height % 8 != 0 || a->width % 8 != 0) {
+        st = ldm_error(LDM_EINPUT, "--%s must be a multiple of 8, got %lld",
+                       a->height % 8 != 0 ? "height" : "width",
+                       a->height % 8 != 0 ? a->height : a->width);
+        goto cleanup;
+    }
+    if (a->scheduler && strcmp(a->scheduler, "ddim") != 0 && strcmp(a->scheduler, "pndm") != 0 &&
+        strcmp(a->scheduler, "lms") != 0) {
+        st = ldm_error(LDM_EINPUT, "--scheduler: expected ddim, pndm or lms, got \"%s\"",
+                       a->scheduler);
+        goto cleanup;
+    }
+    size_t olen = strlen(a->output);
+    if (olen < 5 || strcmp(a->output + olen - 4, ".png") != 0) {
+        st = ldm_error(LDM_EINPUT, "--output must name a .png file, got \"%s\"", a->output);
+        goto cleanup;
+    }
+    if (!a->model || !a->model[0]) {
+        st = ldm_error(LDM_EINPUT, "no model: pass --model DIR or set LDM_MODEL");
+        goto cleanup;
+    }
+cleanup:
+    return st;
+}
+
+void ldm_txt2img_args_free(ldm_txt2img_args *a)
+{
+    ldm_free(a->prompt_file_text);
+    a->prompt_file_text = NULL;
+}

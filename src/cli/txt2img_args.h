@@ -1,0 +1,34 @@
+/* txt2img_args.h — the flags of `ldm txt2img`, named as in diffusers
+ * (num_inference_steps → --steps, guidance_scale → --guidance-scale). */
+#ifndef LDM_CLI_TXT2IMG_ARGS_H
+#define LDM_CLI_TXT2IMG_ARGS_H
+
+#include "core/status.h"
+#include "options.h"
+
+typedef struct ldm_txt2img_args {
+    ldm_string_list prompts;      /* --prompt (repeatable) */
+    const char *prompt_file;      /* --prompt-file: one prompt per line */
+    const char *negative_prompt;  /* --negative-prompt (our extension) */
+    long long steps;              /* --steps (num_inference_steps) */
+    double guidance_scale;        /* --guidance-scale */
+    double eta;                   /* --eta */
+    unsigned long long seed;      /* --seed: torch.Generator().manual_seed(seed) */
+    long long height, width;      /* --height/--width: 0 = the model's default */
+    const char *scheduler;        /* --scheduler ddim|pndm|lms; NULL = the folder's */
+    long long images_per_prompt;  /* --num-images-per-prompt */
+    const char *output;           /* -o */
+    const char *model;            /* --model */
+    const char *latents;          /* --latents FILE.npy */
+    long long threads;            /* --threads: 0 = this rank's share of the cores */
+    int timings;                  /* --timings */
+    int dry_run;                  /* --dry-run */
+    int help;
+    char *prompt_file_text;       /* owned: contents of --prompt-file */
+} ldm_txt2img_args;
+
+/* Parse and validate; on --help prints the help and sets args->help. */
+ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *args);
+void ldm_txt2img_args_free(ldm_txt2img_args *args);
+
+#endif
