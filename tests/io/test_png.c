@@ -208,8 +208,8 @@ static void test_write_errors(void)
     CHECK_FAILS_WITH(ldm_png_write(path, px, 2, -1, NULL, 0), LDM_EINPUT, path);
 
     const char *bad_keys[] = {"", " seed", "seed ", "two  spaces", "tab\tkey", "k\xc3\xa9y",
-                              "0123456789012345678901234567890123456789"
-                              "0123456789012345678901234567890123456789"};
+                              ("0123456789012345678901234567890123456789"
+                               "0123456789012345678901234567890123456789")}; /* 80 */
     for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
         ldm_png_text t = {bad_keys[i], "v"};
         CHECK_FAILS_WITH(ldm_png_write(path, px, 2, 2, &t, 1), LDM_EINPUT, "not a PNG keyword");

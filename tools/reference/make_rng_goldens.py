@@ -26,6 +26,7 @@ tests/fixtures/npy/
                         one (2,3,4) array written with format versions 1.0, 2.0,
                         3.0 as '<f4' and 1.0 as '<f8'; small.f32 its raw values.
   scalar_f4.npy         a 0-d array (shape ()); empty_f4.npy shape (0, 3).
+  README.md             what these are.
 
 Torch has two float32 randn paths for >= 16 values (see src/sample/rng.h):
 the default process here reports CPU capability AVX512, which runs torch's AVX2
@@ -222,6 +223,20 @@ def write_npy():
     small.astype("<f4").tofile(os.path.join(NPY_DIR, "small.f32"))
     np.save(os.path.join(NPY_DIR, "scalar_f4.npy"), np.array(2.5, dtype="<f4"))
     np.save(os.path.join(NPY_DIR, "empty_f4.npy"), np.zeros((0, 3), dtype="<f4"))
+    with open(os.path.join(NPY_DIR, "README.md"), "w") as f:
+        f.write("""# .npy fixtures (numpy %s)
+
+Written by `tools/reference/make_rng_goldens.py`; do not edit by hand.
+
+- `squirrel_latents.npy`: `numpy.random.RandomState(0).standard_normal((1, 4, 32, 32))`,
+  float64: the latents diffusers' slow LDMTextToImagePipeline test passes in.
+  `squirrel_latents.f32`: the same values rounded to float32, raw little-endian.
+- `small_v{1,2,3}_f4.npy`, `small_v1_f8.npy`: one (2, 3, 4) array in format
+  versions 1.0/2.0/3.0 as '<f4' and 1.0 as '<f8'; `small.f32` its float32 values.
+- `scalar_f4.npy` (shape (), value 2.5), `empty_f4.npy` (shape (0, 3)).
+
+Malformed files are built by tests/io/test_npy.c itself.
+""" % np.__version__)
 
 
 def main():
