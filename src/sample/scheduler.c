@@ -32,15 +32,17 @@ ldm_status ldm_scheduler_set_timesteps(ldm_scheduler *s, int steps)
         return st;
     }
     if (s->kind != LDM_SCHEDULER_LMS) {
-        /* Every timestep indexes alphas_cumprod: diffusers would fail with an
-         * IndexError at that step; we fail before the first one. */
+        /* Every timestep indexes alphas_cumprod (negative ones from the end,
+         * as Python does): diffusers would fail with an IndexError at that
+         * step; we fail before the first one. */
         for (int i = 0; i < s->n_timesteps; i++) {
             double t = s->timesteps[i];
-            if (t < 0 || t >= T) {
+            if (t < -T || t >= T) {
                 s->n_timesteps = 0;
                 return ldm_error(LDM_EINPUT,
-                                 "timestep %.0f (steps_offset %lld, %d steps) is outside [0, %d)", t,
-                                 s->p.steps_offset, steps, T);
+                                 "timestep %.0f (steps_offset %lld, %d steps) is past the %d training "
+                                 "timesteps",
+                                 t, s->p.steps_offset, steps, T);
             }
         }
     }

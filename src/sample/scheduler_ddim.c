@@ -114,12 +114,12 @@ ldm_status ldm_sched_ddim_step(ldm_scheduler *s, const float *mo, double t, cons
 {
     const ldm_scheduler_params *p = &s->p;
     int T = p->num_train_timesteps;
-    if (!(t >= 0 && t < T) || t != floor(t))
-        return ldm_error(LDM_EINPUT, "DDIM step: timestep %g is not an integer in [0, %d)", t, T);
+    if (!(t >= -T && t < T) || t != floor(t))
+        return ldm_error(LDM_EINPUT, "DDIM step: timestep %g is not an integer in [-%d, %d)", t, T, T);
     int64_t ti = (int64_t)t;
     int64_t prev_t = ti - T / s->num_inference_steps;
 
-    float ap = s->alphas_cumprod[ti];
+    float ap = ldm_sched_alpha(s, ti);
     float app = prev_t >= 0 ? s->alphas_cumprod[prev_t] : s->final_alpha_cumprod;
     float bp = 1.0f - ap;
     float sa = sqrtf(ap), sb = sqrtf(bp);

@@ -76,6 +76,14 @@ struct ldm_scheduler {
     float *sorted;           /* [n / batch] scratch for the quantile */
 };
 
+/* alphas_cumprod[t] with Python's indexing: "trailing" spacing can give
+ * t = -1 (round(arange(T, 0, -T/n)) ends in 0 for some n), which diffusers
+ * then reads as the last entry. The caller checked -T <= t < T. */
+static inline float ldm_sched_alpha(const ldm_scheduler *s, int64_t t)
+{
+    return s->alphas_cumprod[t < 0 ? t + s->p.num_train_timesteps : t];
+}
+
 /* scheduler_config.c: alphas_cumprod from the params (betas as diffusers). */
 ldm_status ldm_sched_make_alphas(ldm_scheduler *s);
 /* Buffers for samples of n elements (first step / restore). */

@@ -112,9 +112,9 @@ static ldm_status prev_sample(const ldm_scheduler *s, const float *x, double t, 
                               const float *m, int64_t n, float *out)
 {
     int T = s->p.num_train_timesteps;
-    if (!(t >= 0 && t < T) || t != floor(t) || prev_t >= T || prev_t != floor(prev_t))
-        return ldm_error(LDM_EINPUT, "PNDM step: timestep %g is not an integer in [0, %d)", t, T);
-    float a = s->alphas_cumprod[(int64_t)t];
+    if (!(t >= -T && t < T) || t != floor(t) || prev_t >= T || prev_t != floor(prev_t))
+        return ldm_error(LDM_EINPUT, "PNDM step: timestep %g is not an integer in [-%d, %d)", t, T, T);
+    float a = ldm_sched_alpha(s, (int64_t)t);
     float ap = prev_t >= 0 ? s->alphas_cumprod[(int64_t)prev_t] : s->final_alpha_cumprod;
     float b = 1.0f - a, bp = 1.0f - ap;
     float sa = sqrtf(a), sb = sqrtf(b);

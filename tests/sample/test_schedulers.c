@@ -360,7 +360,7 @@ static void bad_configs(void)
     CHECK_FAILS_WITH(build_steps("{}", "pndm", 3), LDM_EINPUT, "at least 4 inference steps");
     CHECK(build_steps("{\"skip_prk_steps\":true}", "pndm", 3) == LDM_OK);
     CHECK_FAILS_WITH(build_steps("{\"steps_offset\":1}", "ddim", 1000), LDM_EINPUT,
-                     "timestep 1000 (steps_offset 1, 1000 steps) is outside [0, 1000)");
+                     "timestep 1000 (steps_offset 1, 1000 steps) is past the 1000 training timesteps");
     CHECK(build_steps("{\"steps_offset\":1}", "ddim", 999) == LDM_OK);
     CHECK(build_steps("{\"steps_offset\":1}", "lms", 1000) == LDM_OK);
     /* an allocation failure is a runtime error, not a crash */

@@ -27,7 +27,7 @@ which that pipeline does not call but other pipelines do):
   for t in s.timesteps: [scaled = s.scale_model_input(x, t)]
                         x = s.step(model_output, t, x, [eta=eta,
                                    variance_noise=noise]).prev_sample
-Inputs come from numpy.random.default_rng(seed) float32 normals; for DDIM with
+Inputs come from numpy.random.default_rng(crc32(name)) float32 normals; for DDIM with
 eta > 0 the noise diffusers would draw with randn_tensor is passed in as
 variance_noise (same arithmetic). sample0 is scaled by init_noise_sigma.
 
@@ -43,6 +43,7 @@ import json
 import os
 import shutil
 import sys
+import zlib
 
 import numpy as np
 import torch
@@ -102,6 +103,9 @@ VARIANTS = [
     ("ddim_linspace_10", None, ldm(timestep_spacing="linspace"), 10, 0.0),
     ("ddim_trailing_10", None, ldm(timestep_spacing="trailing"), 10, 0.0),
     ("ddim_trailing_3", None, ldm(timestep_spacing="trailing"), 3, 0.0),
+    # np.arange(1000, 0, -1000/61) has 62 entries: diffusers runs 62 steps,
+    # the last at t = -1, where alphas_cumprod[-1] is Python's last entry
+    ("ddim_trailing_61", None, ldm(timestep_spacing="trailing"), 61, 0.0),
     ("ddim_vpred_10", None, ldm(prediction_type="v_prediction"), 10, 0.2),
     ("ddim_sample_10", None, ldm(prediction_type="sample"), 10, 0.0),
     ("ddim_thresh_10", None,
@@ -142,6 +146,7 @@ VARIANTS = [
     ("lms_ldm_10", "lms", ldm(), 10, 0.0),
     ("lms_leading_10", "lms", ldm(timestep_spacing="leading"), 10, 0.0),
     ("lms_trailing_10", "lms", ldm(timestep_spacing="trailing"), 10, 0.0),
+    ("lms_trailing_61", "lms", ldm(timestep_spacing="trailing"), 61, 0.0),
     ("lms_vpred_10", "lms", ldm(prediction_type="v_prediction"), 10, 0.0),
     ("lms_sample_10", "lms", ldm(prediction_type="sample"), 10, 0.0),
     ("lms_karras_10", "lms", ldm(use_karras_sigmas=True), 10, 0.0),
@@ -213,10 +218,10 @@ def main():
     os.makedirs(os.path.join(OUT, "data"))
     names = set()
     entries = []
-    for i, (name, override, config, steps, eta) in enumerate(VARIANTS):
+    for name, override, config, steps, eta in VARIANTS:
         assert name not in names
         names.add(name)
-        entry, config, data = run_variant(1000 + i, name, override, config, steps, eta)
+        entry, config, data = run_variant(zlib.crc32(name.encode()), name, override, config, steps, eta)
         with open(os.path.join(OUT, entry["config"]), "w") as f:
             json.dump(config, f, indent=2, sort_keys=True)
             f.write("\n")
