@@ -320,13 +320,18 @@ static void bad_configs(void)
     CHECK_FAILS_WITH(build("{\"num_train_timesteps\":10.5}", "pndm"), LDM_EINPUT,
                      "\"num_train_timesteps\" must be an integer");
     CHECK_FAILS_WITH(build("{\"num_train_timesteps\":0}", "lms"), LDM_EINPUT, "num_train_timesteps 0");
-    CHECK_FAILS_WITH(build("{\"clip_sample\":1}", "ddim"), LDM_EINPUT, "\"clip_sample\" must be true or false");
+    CHECK_FAILS_WITH(build("{\"clip_sample\":1}", "ddim"), LDM_EINPUT,
+                     "\"clip_sample\" must be true or false");
     CHECK_FAILS_WITH(build("{\"skip_prk_steps\":\"yes\"}", "pndm"), LDM_EINPUT, "\"skip_prk_steps\"");
     CHECK_FAILS_WITH(build("{\"use_karras_sigmas\":3}", "lms"), LDM_EINPUT, "\"use_karras_sigmas\"");
-    CHECK_FAILS_WITH(build("{\"beta_start\":\"0.1\"}", "ddim"), LDM_EINPUT, "\"beta_start\" must be a number");
-    CHECK_FAILS_WITH(build("{\"beta_end\":null}", "ddim"), LDM_EINPUT, "\"beta_end\" must be a number, not null");
-    CHECK_FAILS_WITH(build("{\"prediction_type\":7}", "lms"), LDM_EINPUT, "\"prediction_type\" must be a string");
-    CHECK_FAILS_WITH(build("{\"steps_offset\":1.5}", "ddim"), LDM_EINPUT, "\"steps_offset\" must be an integer");
+    CHECK_FAILS_WITH(build("{\"beta_start\":\"0.1\"}", "ddim"), LDM_EINPUT,
+                     "\"beta_start\" must be a number");
+    CHECK_FAILS_WITH(build("{\"beta_end\":null}", "ddim"), LDM_EINPUT,
+                     "\"beta_end\" must be a number, not null");
+    CHECK_FAILS_WITH(build("{\"prediction_type\":7}", "lms"), LDM_EINPUT,
+                     "\"prediction_type\" must be a string");
+    CHECK_FAILS_WITH(build("{\"steps_offset\":1.5}", "ddim"), LDM_EINPUT,
+                     "\"steps_offset\" must be an integer");
     CHECK_FAILS_WITH(build("{\"trained_betas\":[0.1,0.2]}", "ddim"), LDM_EINPUT,
                      "trained_betas has 2 entries, num_train_timesteps is 1000");
     CHECK_FAILS_WITH(build("{\"num_train_timesteps\":2,\"trained_betas\":[0.1,\"x\"]}", "ddim"), LDM_EINPUT,
@@ -382,7 +387,8 @@ static void bad_use(void)
     CHECK_FAILS_WITH(ldm_scheduler_step(s, m, 999, x, 8, 0.0f, NULL, out), LDM_EINPUT, "set_timesteps");
     CHECK(ldm_scheduler_set_timesteps(s, 10) == LDM_OK);
     CHECK(ldm_scheduler_needs_noise(s, 0.0f) == 0 && ldm_scheduler_needs_noise(s, 0.5f) == 1);
-    CHECK_FAILS_WITH(ldm_scheduler_step(s, m, 900, x, 8, 0.5f, NULL, out), LDM_EINPUT, "needs a noise tensor");
+    CHECK_FAILS_WITH(ldm_scheduler_step(s, m, 900, x, 8, 0.5f, NULL, out), LDM_EINPUT,
+                     "needs a noise tensor");
     CHECK_FAILS_WITH(ldm_scheduler_step(s, m, 1000, x, 8, 0.0f, NULL, out), LDM_EINPUT, "timestep 1000");
     CHECK_FAILS_WITH(ldm_scheduler_step(s, m, 12.5, x, 8, 0.0f, NULL, out), LDM_EINPUT, "timestep 12.5");
     CHECK(ldm_scheduler_step(s, m, 900, x, 8, 0.0f, NULL, out) == LDM_OK);
