@@ -10,8 +10,12 @@
  *
  * Names are state-dict keys exactly as torch wrote them ("down_blocks.0.
  * resnets.0.conv1.weight"). Errors name the file (for shards: the shard and
- * the index) and the tensor. Reads use pread and keep no shared cursor, so
- * several threads may read from one ldm_weights at once.
+ * the index) and the tensor.
+ *
+ * Threads: safetensors files are read with pread (no shared cursor), so
+ * several threads may read them through one ldm_weights at once; a PyTorch
+ * .bin handle keeps one libzip position (io/torch_bin.h), so for .bin files
+ * open one ldm_weights per thread.
  */
 #ifndef LDM_IO_WEIGHTS_H
 #define LDM_IO_WEIGHTS_H
