@@ -23,3 +23,13 @@ ldm_cli_test(cli_flag_needs_value CODE 1 NEEDLE "--steps needs a value" COMMAND 
 ldm_cli_test(cli_prompt_file_missing CODE 1 NEEDLE "--prompt-file: /nonexistent/prompts.txt" COMMAND txt2img --prompt-file /nonexistent/prompts.txt)
 ldm_cli_test(cli_prompt_and_file CODE 1 NEEDLE "not both" COMMAND txt2img --prompt x --prompt-file ${CMAKE_CURRENT_LIST_DIR}/cli.cmake)
 ldm_cli_test(cli_images_per_prompt CODE 1 NEEDLE "--num-images-per-prompt: expected an integer from 1 to 64" COMMAND txt2img --prompt x --num-images-per-prompt 0)
+
+# ldm info on the fixture model, in both weight formats.
+add_test(NAME cli_info_safetensors COMMAND $<TARGET_FILE:ldm> info --model ${LDM_FIXTURES}/tiny-ldm)
+set_tests_properties(cli_info_safetensors PROPERTIES LABELS cli
+  PASS_REGULAR_EXPRESSION "unet +UNet2DConditionModel +[0-9]+ params +F32.*vqvae +AutoencoderKL")
+add_test(NAME cli_info_bin COMMAND $<TARGET_FILE:ldm> info --model ${LDM_FIXTURES}/tiny-ldm-bin)
+set_tests_properties(cli_info_bin PROPERTIES LABELS cli
+  PASS_REGULAR_EXPRESSION "unet +UNet2DConditionModel +[0-9]+ params +F32.*unet/diffusion_pytorch_model.bin")
+ldm_cli_test(cli_info_missing_folder CODE 1 NEEDLE "/nonexistent/model: model folder not found" COMMAND info --model /nonexistent/model)
+ldm_cli_test(cli_info_not_a_model CODE 1 NEEDLE "model_index.json" COMMAND info --model ${LDM_FIXTURES})
