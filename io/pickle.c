@@ -28,10 +28,14 @@ enum {
     MAX_MEMO = 1 << 24,         /* highest memo index */
     MAX_STR = 1 << 16,          /* bytes of one string (names, keys, metadata) */
     MAX_GLOBAL_NAME = 256,      /* bytes of a GLOBAL module or name line */
+    MAX_STORAGE_KEY = 256,      /* torch's keys are decimal numbers */
     MAX_TENSORS = 1 << 20,
     CHUNK_BYTES = 64 * 1024,
     SHOW_MAX = 120              /* bytes of untrusted text quoted in messages */
 };
+
+/* All objects of one parse: a data.pkl of a real model needs a few MB. */
+static const size_t MAX_ARENA = (size_t)1 << 30;
 
 typedef enum kind {
     K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_TUPLE, K_LIST, K_DICT, K_GLOBAL, K_STORAGE, K_TENSOR
@@ -81,6 +85,7 @@ typedef struct ptensor {
 
 struct pobj {
     kind kind;
+    int is_key; /* already a state-dict key: a second use is a duplicate */
     union {
         int64_t i;                                      /* K_BOOL, K_INT */
         double f;                                       /* K_FLOAT */
@@ -103,6 +108,7 @@ typedef struct vm {
     const unsigned char *p;
     size_t len, pos, op_pos;
     chunk *arena;
+    size_t arena_total;
     pobj **stack;
     size_t sp, stack_cap;
     size_t *marks;
@@ -125,6 +131,15 @@ static const char *show(const char *s, size_t len, char out[SHOW_MAX + 4])
     return out;
 }
 
+/* No control bytes: names end up in messages and on terminals. */
+static int printable(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 static ldm_status bad(const vm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static ldm_status bad(const vm *v, const char *fmt, ...)
 {
@@ -144,6 +159,9 @@ static ldm_status arena_alloc(vm *v, size_t bytes, void **out)
     chunk *c = v->arena;
     if (!c || c->cap - c->used < bytes) {
         size_t cap = bytes > CHUNK_BYTES ? bytes : CHUNK_BYTES;
+        if (cap > MAX_ARENA - v->arena_total)
+            return bad(v, "pickle needs more than %zu MiB of objects", MAX_ARENA >> 20);
+        v->arena_total += cap;
         ldm_status st = ldm_alloc(sizeof(chunk) + cap, "pickle objects", (void **)&c);
         if (st != LDM_OK)
             return st;
@@ -530,6 +548,11 @@ static ldm_status op_persid(vm *v)
         it[1]->u.glob.id != G_STORAGE || it[2]->kind != K_STR || it[2]->u.str.len == 0 ||
         it[3]->kind != K_STR || it[4]->kind != K_INT)
         return bad(v, "persistent id is not ('storage', torch.<T>Storage, key, location, numel)");
+    if (it[2]->u.str.len > MAX_STORAGE_KEY)
+        return bad(v, "storage key longer than %d bytes", MAX_STORAGE_KEY);
+    /* The key names the zip entry <archive>/data/<key>. */
+    if (!printable(it[2]->u.str.s, it[2]->u.str.len) || strchr(it[2]->u.str.s, '/'))
+        return bad(v, "storage key with a '/' or a control byte");
     if (it[4]->u.i < 0)
         return bad(v, "storage '%s' has negative size %lld", it[2]->u.str.s,
                    (long long)it[4]->u.i);
@@ -542,19 +565,24 @@ static ldm_status op_persid(vm *v)
     return push(v, o);
 }
 
-/* A size or stride tuple: ints only. Dimensions beyond LDM_MAX_DIMS are
- * counted (ndim) but not stored; they are reported with the tensor's name. */
+/* A size or stride tuple: ints only. More than LDM_MAX_DIMS entries give
+ * ndim = LDM_MAX_DIMS + 1, reported later with the tensor's name. */
 static int read_dims(const pobj *t, int64_t *dims, int *ndim)
 {
     if (t->kind != K_TUPLE && t->kind != K_LIST)
         return 0;
+    /* Too many dims is an error anyway: do not scan a long (perhaps
+     * memoized and reused) tuple on every REDUCE. */
+    if (t->u.seq.n > LDM_MAX_DIMS) {
+        *ndim = LDM_MAX_DIMS + 1;
+        return 1;
+    }
     for (size_t i = 0; i < t->u.seq.n; i++) {
         if (t->u.seq.items[i]->kind != K_INT)
             return 0;
-        if (i < LDM_MAX_DIMS)
-            dims[i] = t->u.seq.items[i]->u.i;
+        dims[i] = t->u.seq.items[i]->u.i;
     }
-    *ndim = t->u.seq.n > LDM_MAX_DIMS ? LDM_MAX_DIMS + 1 : (int)t->u.seq.n;
+    *ndim = (int)t->u.seq.n;
     return 1;
 }
 
@@ -805,7 +833,7 @@ static ldm_status check_unique(const char *file, ldm_pickle_state_dict *sd)
     return st;
 }
 
-static ldm_status extract(const char *file, const pobj *root, ldm_pickle_state_dict *sd)
+static ldm_status extract(const char *file, pobj *root, ldm_pickle_state_dict *sd)
 {
     if (root->kind != K_DICT)
         return ldm_error(LDM_EINPUT, "%s: the pickle holds a %s, not a state dict", file,
@@ -818,12 +846,20 @@ static ldm_status extract(const char *file, const pobj *root, ldm_pickle_state_d
     if (st != LDM_OK)
         return st;
     for (size_t i = 0; i < n; i++) {
-        const pobj *key = root->u.seq.items[2 * i], *val = root->u.seq.items[2 * i + 1];
+        pobj *key = root->u.seq.items[2 * i];
+        const pobj *val = root->u.seq.items[2 * i + 1];
         char s[SHOW_MAX + 4];
         if (key->kind != K_STR)
             return ldm_error(LDM_EINPUT, "%s: state dict key %zu is a %s, not a string", file, i,
                              kind_names[key->kind]);
         const char *name = show(key->u.str.s, key->u.str.len, s);
+        /* One string object used as many keys (BINGET) would cost a copy
+         * and a comparison each; equal strings of distinct objects are
+         * bounded by the input size and caught by check_unique. */
+        if (key->is_key++)
+            return ldm_error(LDM_EINPUT, "%s: tensor name '%s' appears twice", file, name);
+        if (!printable(key->u.str.s, key->u.str.len))
+            return ldm_error(LDM_EINPUT, "%s: tensor name '%s' contains control bytes", file, name);
         if (val->kind != K_TENSOR)
             return ldm_error(LDM_EINPUT,
                              "%s: value of '%s' is a %s, not a tensor (a training checkpoint "

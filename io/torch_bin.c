@@ -26,6 +26,17 @@ static ldm_status bin_read(const ldm_weight_file *f, int storage, uint64_t offse
 static void bin_close(ldm_weight_file *f);
 static const ldm_weight_file_ops bin_ops = { bin_read, bin_close };
 
+/* Quote untrusted text (zip entry names, entry contents) in a message:
+ * at most 100 bytes, control bytes as '?'. */
+static const char *clean(const char *s, char out[104])
+{
+    size_t n = 0;
+    for (; s[n] && n < 100; n++)
+        out[n] = ((unsigned char)s[n] < 0x20 || s[n] == 0x7f) ? '?' : s[n];
+    strcpy(out + n, s[n] ? "..." : "");
+    return out;
+}
+
 /* Why a file that libzip refused is not a weight file we can read. */
 static ldm_status not_zip(const char *name, const unsigned char *head, size_t n, int zip_err)
 {
@@ -105,8 +116,10 @@ static ldm_status find_archive(const char *name, zip_t *za, char **prefix, zip_i
             memchr(e, '/', len - slen) != NULL)
             continue;
         if (found++) {
+            char a[104], b[104];
             return ldm_error(LDM_EINPUT, "%s: several top-level data.pkl entries ('%s', '%s')",
-                             name, zip_get_name(za, (zip_uint64_t)*pkl, 0), e);
+                             name, clean(zip_get_name(za, (zip_uint64_t)*pkl, 0), a),
+                             clean(e, b));
         }
         *pkl = i;
     }
@@ -114,6 +127,14 @@ static ldm_status find_archive(const char *name, zip_t *za, char **prefix, zip_i
         return ldm_error(LDM_EINPUT,
                          "%s: no <archive>/data.pkl entry: not a torch.save zip file", name);
     const char *e = zip_get_name(za, (zip_uint64_t)*pkl, 0);
+    /* Every entry name we build and quote starts with this folder name. */
+    for (const char *c = e; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            char q[104];
+            return ldm_error(LDM_EINPUT, "%s: archive folder name '%s' has control bytes", name,
+                             clean(e, q));
+        }
+    }
     ldm_status st = ldm_strdup(e, prefix);
     if (st == LDM_OK)
         (*prefix)[strlen(e) - slen] = '\0';
@@ -133,8 +154,9 @@ static ldm_status check_byteorder(const char *name, zip_t *za, const char *prefi
     if (idx >= 0) {
         LDM_CHECK(read_entry(name, za, idx, entry, 64, &text, &len));
         if (strcmp((const char *)text, "little") != 0) {
-            st = ldm_error(LDM_EINPUT, "%s: '%s' says '%.16s'; only little-endian data is "
-                           "supported", name, entry, (const char *)text);
+            char e[104], t[104];
+            st = ldm_error(LDM_EINPUT, "%s: '%s' says '%s'; only little-endian data is "
+                           "supported", name, clean(entry, e), clean((const char *)text, t));
         }
     }
 cleanup:

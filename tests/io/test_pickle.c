@@ -597,6 +597,64 @@ static void test_structure(void)
     op(&p, 'u');
     op(&p, '.');
     expect_bad(&p, "tensor name 'w' appears twice");
+    /* The same string object as two keys (BINGET). */
+    p.n = 0;
+    begin_od(&p);
+    op(&p, '(');
+    tensor_item(&p, "w", "FloatStorage", "0", 2, 0, (int64_t[]){ 2 }, (int64_t[]){ 1 }, 1);
+    op(&p, 'q');
+    op(&p, 1); /* memo 1: the tensor */
+    op(&p, 'u');
+    op(&p, '(');
+    str(&p, "v");
+    op(&p, 'q');
+    op(&p, 2); /* memo 2: the key */
+    op(&p, 'h');
+    op(&p, 1);
+    op(&p, 'h');
+    op(&p, 2);
+    op(&p, 'h');
+    op(&p, 1);
+    op(&p, 'u');
+    op(&p, '.');
+    expect_bad(&p, "tensor name 'v' appears twice");
+    /* One tensor under two names is fine (tied weights). */
+    p.n -= 6;
+    str(&p, "v2");
+    op(&p, 'h');
+    op(&p, 1);
+    op(&p, 'u');
+    op(&p, '.');
+    ldm_pickle_state_dict sd;
+    ldm_error_clear();
+    CHECK_MSG(load(&p, &sd) == LDM_OK && sd.count == 3, "%s", ldm_error_message());
+    ldm_pickle_state_dict_free(&sd);
+    /* An over-long storage key. */
+    p.n = 0;
+    begin_od(&p);
+    op(&p, '(');
+    char key[300];
+    memset(key, '7', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    tensor_item(&p, "w", "FloatStorage", key, 2, 0, (int64_t[]){ 2 }, (int64_t[]){ 1 }, 1);
+    op(&p, 'u');
+    op(&p, '.');
+    expect_bad(&p, "storage key longer than 256 bytes");
+    /* Keys and names with control bytes or a slash. */
+    p.n = 0;
+    begin_od(&p);
+    op(&p, '(');
+    tensor_item(&p, "w", "FloatStorage", "../0", 2, 0, (int64_t[]){ 2 }, (int64_t[]){ 1 }, 1);
+    op(&p, 'u');
+    op(&p, '.');
+    expect_bad(&p, "storage key with a '/'");
+    p.n = 0;
+    begin_od(&p);
+    op(&p, '(');
+    tensor_item(&p, "w\033[2J", "FloatStorage", "0", 2, 0, (int64_t[]){ 2 }, (int64_t[]){ 1 }, 1);
+    op(&p, 'u');
+    op(&p, '.');
+    expect_bad(&p, "tensor name 'w?[2J' contains control bytes");
 }
 
 static void test_geometry(void)

@@ -248,6 +248,7 @@ static void test_bad_files(void)
     expect_bad("legacy.bin", "legacy PyTorch format (torch < 1.6, not a zip archive)");
     expect_bad("not_state_dict.bin", "value of 'state_dict' is a dict, not a tensor");
     expect_bad("two_archives.bin", "several top-level data.pkl entries");
+    expect_bad("control_name.bin", "archive folder name '\xc3\xa9?x?/data.pkl' has control bytes");
     expect_bad("dtypes.json", "not a valid PyTorch zip file");
     expect_bad("no_such_file.bin", "cannot open");
 

@@ -35,6 +35,7 @@ Writes into tests/fixtures/torchbin/:
     legacy.bin             torch.save(..., _use_new_zipfile_serialization=False)
     not_state_dict.bin     a training checkpoint {'state_dict': {...}, 'epoch': 3}
     two_archives.bin       two top-level folders with a data.pkl each
+    control_name.bin       an archive folder name with control bytes (tab, DEL)
   The malicious pickles are built as bytes (or with a stub pickler) and are
   never unpickled here.
 
@@ -257,6 +258,12 @@ def bad_files():
         for a in ("a", "b"):
             z.writestr(entry(a + "/data.pkl"), pkl)
             z.writestr(entry(a + "/data/0"), f32_bytes(12))
+
+
+    # Non-ASCII makes zipfile set the UTF-8 flag; without it libzip would
+    # read the name as CP437, where control bytes are printable symbols; with
+    # it, libzip itself refuses control bytes other than tab, CR and LF.
+    write_zip("control_name.bin", "\u00e9\tx\x7f", pkl, {"0": f32_bytes(12)})
 
 
 def corpora():
