@@ -10,8 +10,10 @@
  * All objects live in one arena freed at the end: objects are never shared
  * with the caller, cycles (a list appended to itself) cost nothing, and no
  * operation walks an object graph recursively. Every opcode creates at most
- * one object and pushes at most one reference, so memory stays linear in
- * the input size; stack, marks, memo and strings are capped on top of that.
+ * one object and pushes at most one reference, so memory is a small multiple
+ * of the input size, and the arena, stack, marks, memo and strings are
+ * capped on top of that. No opcode costs more than the values it pops, so a
+ * memoized object reused many times (BINGET) cannot make time quadratic.
  */
 #include "pickle.h"
 
