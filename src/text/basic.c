@@ -5,9 +5,16 @@
  * Python runs each step over the whole string; doing the steps per chunk
  * gives the same words because nothing crosses a separator: the separators
  * (space, Zs, U+2028/9, CJK ideographs and special tokens) are starters with
- * no canonical compositions, so NFC neither merges nor reorders across them,
- * and no step creates a separator inside a chunk (Python 3.11 data, checked
- * by the code point fixture). */
+ * no canonical compositions, so normalization neither merges nor reorders
+ * across them, and no step creates a separator inside a chunk.
+ *
+ * BasicTokenizer's NFC and second lower() are left out because, after the
+ * pre-pass, they change nothing we can see: every character is then a
+ * fixed point of lower(), whose decomposition is made of fixed points, and
+ * every composite made of fixed points is one too (so lower(NFC(x)) ==
+ * NFC(x)); and the NFD that follows undoes NFC (NFD(NFC(x)) == NFD(x)).
+ * make_tokenizer_goldens.py checks these facts over all of Python 3.11's
+ * data. */
 #include <string.h>
 #include <utf8proc.h>
 
@@ -46,7 +53,7 @@ typedef struct pretok {
     ldm_text_word_fn fn;
     void *ctx;
     cpbuf chunk;   /* the current chunk: lowercased, cleaned, no separators */
-    cpbuf work;    /* normalization scratch */
+    cpbuf work;    /* the chunk after strip_accents */
     char *word;    /* owned: UTF-8 of the word being emitted */
     size_t word_cap;
     int stopped;   /* fn asked to stop */
@@ -74,22 +81,21 @@ static void canonical_order(int32_t *a, size_t n)
     }
 }
 
-/* out = canonical decomposition of in (NFD), without category Mn when
- * drop_marks. Dropping before ordering is the same as after: a stable sort
- * of a subsequence keeps the subsequence's order. */
-static ldm_status decompose(const cpbuf *in, cpbuf *out, int drop_marks)
+/* out = canonical decomposition of in (NFD) without category Mn: what
+ * _run_strip_accents keeps. Marks are dropped only after the canonical
+ * ordering: some Mn have class 0 (U+034F) and so end a run of reordering. */
+static ldm_status strip_accents(const cpbuf *in, cpbuf *out)
 {
     ldm_status st = LDM_OK;
     out->len = 0;
     for (size_t i = 0; i < in->len; i++) {
-        int32_t *dst;
         utf8proc_ssize_t n;
         for (;;) {
             LDM_CHECK(cpbuf_reserve(out, out->len + 4)); /* 4: longest decomposition */
             int boundclass = 0;
-            dst = out->data + out->len;
-            n = utf8proc_decompose_char(in->data[i], dst, (utf8proc_ssize_t)(out->cap - out->len),
-                                        UTF8PROC_DECOMPOSE, &boundclass);
+            n = utf8proc_decompose_char(in->data[i], out->data + out->len,
+                                        (utf8proc_ssize_t)(out->cap - out->len), UTF8PROC_DECOMPOSE,
+                                        &boundclass);
             if (n < 0) {
                 st = ldm_error(LDM_ERUNTIME, "utf8proc: %s", utf8proc_errmsg(n));
                 goto cleanup;
@@ -98,13 +104,14 @@ static ldm_status decompose(const cpbuf *in, cpbuf *out, int drop_marks)
                 break;
             LDM_CHECK(cpbuf_reserve(out, out->len + (size_t)n));
         }
-        size_t kept = 0;
-        for (utf8proc_ssize_t j = 0; j < n; j++)
-            if (!drop_marks || !ldm_text_is_mark_nonspacing(dst[j]))
-                dst[kept++] = dst[j];
-        out->len += kept;
+        out->len += (size_t)n;
     }
     canonical_order(out->data, out->len);
+    size_t kept = 0;
+    for (size_t i = 0; i < out->len; i++)
+        if (!ldm_text_is_mark_nonspacing(out->data[i]))
+            out->data[kept++] = out->data[i];
+    out->len = kept;
 cleanup:
     return st;
 }
@@ -133,21 +140,14 @@ static ldm_status emit_word(pretok *p, const int32_t *cps, size_t n)
     return LDM_OK;
 }
 
-/* BasicTokenizer on one chunk: NFC, lower(), strip accents (NFD, drop Mn),
- * then every punctuation character is a word of its own. */
+/* BasicTokenizer on one chunk: strip accents (NFD, drop Mn), then every
+ * punctuation character is a word of its own. */
 static ldm_status flush_chunk(pretok *p)
 {
     ldm_status st = LDM_OK;
     if (p->chunk.len == 0 || p->stopped)
         goto cleanup;
-    LDM_CHECK(decompose(&p->chunk, &p->work, 0));
-    p->work.len = (size_t)utf8proc_normalize_utf32(p->work.data, (utf8proc_ssize_t)p->work.len,
-                                                   UTF8PROC_COMPOSE);
-    p->chunk.len = 0;
-    LDM_CHECK(cpbuf_reserve(&p->chunk, 2 * p->work.len));
-    for (size_t i = 0; i < p->work.len; i++)
-        p->chunk.len += (size_t)ldm_text_lower(p->work.data[i], p->chunk.data + p->chunk.len);
-    LDM_CHECK(decompose(&p->chunk, &p->work, 1));
+    LDM_CHECK(strip_accents(&p->chunk, &p->work));
 
     const int32_t *w = p->work.data;
     size_t start = 0;

@@ -169,6 +169,9 @@ HAND = [
     "leading and trailing   ", "   leading", "multiple    spaces\t\t\ttabs\n\n\nlines",
     "naïveté", "œuvre", "Æsir", "ﬀ", "Ǆ", "\u0130\u0307", "\u03a3\u0301",
     "\u1100\u1161\u11a8", "\u1112\u1161\u11ab\u1100\u116e\u11a8", "\uac00\u11a8",
+    # Spacing marks with nonzero combining classes: NFD reorders them.
+    "a\U0001d16d\U0001d165b", "x\u302e\u1b44y \U0001d16d\u0301\U0001d172\u302f\u1715z",
+    "\U00016ff0\u1b44\U0001d16e", "a\u302e\u0301\u1b44", "\u0915\u1b44\u302e\U0001d16d",
 ]
 
 # Texts for basic.txt only: C strings cannot hold NUL.
@@ -220,7 +223,9 @@ def random_marks(rng):
     canonical reordering and composition (NFC), then stripping."""
     bases = list("aeiouncAEIOUNCzZ") + ["\u03b1", "\u0391", "\u1100", "\u1161", "\u0627"]
     marks = POOL["mark"] + ["\u0306", "\u0307", "\u030c", "\u031b", "\u0316", "\u0325",
-                            "\u0653", "\u0654", "\u0655", "\u05b0", "\u0f71", "\u0f72"]
+                            "\u0653", "\u0654", "\u0655", "\u05b0", "\u0f71", "\u0f72",
+                            "\u1b44", "\u302e", "\U0001d16d", "\U0001d16e", "\U00016ff0",
+                            "\u034f", "\u0f39", "\u0e48", "\u0ecb", "\u0f74"]
     out = []
     for _ in range(rng.randint(1, 8)):
         out.append(rng.choice(bases))
@@ -277,6 +282,23 @@ def hangul_nfd(cp):
     return "".join(map(chr, jamo))
 
 
+def check_nfc_premise():
+    """src/text/basic.c skips BasicTokenizer's NFC and second lower(): after
+    the per-character lower() pre-pass they change nothing: lower() is
+    idempotent, the decomposition of a fixed point of lower() is made of
+    fixed points, and a composite made of fixed points is one too, so NFC
+    only builds fixed points (and NFD(NFC(x)) == NFD(x) by definition)."""
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        assert c.lower().lower() == c.lower(), hex(cp)
+        d = unicodedata.normalize("NFD", c)
+        fixed = all(ch.lower() == ch for ch in d)
+        assert fixed or c.lower() != c, hex(cp)
+        assert not fixed or c.lower() == c, hex(cp)
+
+
 def codepoint_table(tok):
     rows = []  # [first, last, kind, extra]
     for cp in range(0x110000):
@@ -316,6 +338,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     rng = random.Random(20240229)
     check_unicode_tables()
+    check_nfc_premise()
 
     vocab = build_vocab(rng)
     vocab_path = os.path.join(OUT, "vocab.txt")
@@ -346,7 +369,7 @@ def main():
     # Tokens before WordPiece: transformers' own path with WordPiece as identity.
     basic_tok = BertTokenizer(vocab_path, do_lower_case=True)
     basic_tok.wordpiece_tokenizer.tokenize = lambda text: [text]
-    basic_texts = texts + WITH_NUL + [random_marks(rng) for _ in range(200)]
+    basic_texts = texts + WITH_NUL + [random_marks(rng) for _ in range(400)]
     basic_texts = list(dict.fromkeys(basic_texts))
     basic = []
     for t in basic_texts:
