@@ -49,7 +49,6 @@ static ldm_status cpbuf_reserve(cpbuf *b, size_t need)
 }
 
 typedef struct pretok {
-    const ldm_tokenizer *t;
     ldm_text_word_fn fn;
     void *ctx;
     cpbuf chunk;   /* the current chunk: lowercased, cleaned, no separators */
@@ -192,7 +191,7 @@ ldm_status ldm_text_pretokenize(const ldm_tokenizer *t, const char *what, const 
                                 size_t len, ldm_text_word_fn fn, void *ctx)
 {
     ldm_status st = LDM_OK;
-    pretok p = {.t = t, .fn = fn, .ctx = ctx};
+    pretok p = {.fn = fn, .ctx = ctx};
     LDM_CHECK(ldm_text_utf8_check(what, text, len));
     size_t pos = 0;
     while (pos < len && !p.stopped) {

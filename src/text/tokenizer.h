@@ -17,7 +17,9 @@
  *  2. BasicTokenizer: drop NUL, U+FFFD and control/format/unassigned/private
  *     characters; whitespace separates words; CJK ideographs become words of
  *     their own; NFC; lowercase; NFD and drop nonspacing marks (accents);
- *     every punctuation character becomes a word of its own.
+ *     every punctuation character becomes a word of its own. (After step 1
+ *     the NFC and the second lowercase change nothing; src/text/basic.c
+ *     says why and skips them.)
  *  3. WordpieceTokenizer: greedy longest-match-first pieces ("##" marks a
  *     continuation); a word of more than 100 code points, or one that cannot
  *     be covered by pieces, becomes [UNK].
@@ -55,8 +57,10 @@ void ldm_tokenizer_free(ldm_tokenizer **t);
  * first max_length - 2 tokens, [SEP], then [PAD] up to max_length.
  * `*n_tokens_before_padding` (may be NULL) gets the count up to and
  * including [SEP]. Invalid UTF-8: LDM_EINPUT, "prompt: invalid UTF-8 at
- * byte N (why)". max_length must be at least 2. Out of memory: LDM_ERUNTIME
- * (scratch grows with the longest run of text between spaces). */
+ * byte N (why)". max_length must be at least 2 (at 2 transformers refuses
+ * to truncate and returns more ids; we give [CLS] [SEP]). Out of memory:
+ * LDM_ERUNTIME. Each call allocates a little scratch (three buffers, grown
+ * for a long run of text between spaces) and frees it before returning. */
 ldm_status ldm_tokenizer_encode(const ldm_tokenizer *t, const char *text, int max_length,
                                 int32_t *ids, int *n_tokens_before_padding);
 
