@@ -9,14 +9,7 @@
 #include "io/config.h"
 #include "io/safetensors.h"
 
-/* The PyTorch reader lives on its own branch until merged; without it a .bin
- * file is a clear error instead of a build failure. */
-#if defined(__has_include)
-#if __has_include("io/torch_bin.h")
 #include "io/torch_bin.h"
-#define LDM_HAVE_TORCH_BIN 1
-#endif
-#endif
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "weights.c reads little-endian files into native floats: a big-endian host needs byte swaps"
@@ -199,13 +192,7 @@ static ldm_status open_one(const char *path, ldm_weight_file **out)
     int torch = is_torch_name(path) || (!ends_with(path, ".safetensors") && sniff_zip(path));
     if (!torch)
         return ldm_safetensors_open(path, out);
-#ifdef LDM_HAVE_TORCH_BIN
     return ldm_torch_bin_open(path, out);
-#else
-    return ldm_error(LDM_EINPUT, "%s: PyTorch .bin weights are not supported by this build "
-                     "(io/torch_bin.c missing); use .safetensors",
-                     path);
-#endif
 }
 
 static ldm_status open_list(const char *source, const char *const *paths, int n,

@@ -14,6 +14,8 @@ ldm_status ldm_read_file(const char *path, char **data, size_t *len)
     *data = NULL;
     if (len)
         *len = 0;
+    if (ldm_is_dir(path))
+        return ldm_error(LDM_EINPUT, "%s: is a directory, not a file", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return ldm_error(LDM_EINPUT, "%s: cannot open: %s", path, strerror(errno));

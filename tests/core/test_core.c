@@ -50,5 +50,6 @@ int main(void)
     ldm_free(j);
     char *data = NULL;
     CHECK_FAILS_WITH(ldm_read_file("/nonexistent/x.json", &data, NULL), LDM_EINPUT, "/nonexistent/x.json");
+    CHECK_FAILS_WITH(ldm_read_file("/tmp", &data, NULL), LDM_EINPUT, "/tmp: is a directory");
     return ldm_test_finish();
 }

@@ -22,11 +22,6 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 
-#if defined(__has_include)
-#if __has_include("io/torch_bin.h")
-#define HAVE_TORCH_BIN 1
-#endif
-#endif
 
 /* ---- expected values (see make_model_fixtures.py, EXPECTED FORMAT) ---- */
 
@@ -638,10 +633,6 @@ static void test_dirs(void)
     CHECK_FAILS_WITH(ldm_weights_open_dir(tmp("cut"), &w), LDM_EINPUT,
                      "cut/diffusion_pytorch_model.safetensors: file is truncated");
 
-#ifndef HAVE_TORCH_BIN
-    CHECK_FAILS_WITH(ldm_weights_open_dir(LDM_FIXTURES "/tiny-ldm-bin/unet", &w), LDM_EINPUT,
-                     "diffusion_pytorch_model.bin: PyTorch .bin weights are not supported");
-#endif
 }
 
 /* Every allocation of a sharded open may fail: LDM_ERUNTIME, nothing left. */
