@@ -17,6 +17,7 @@ ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
     a->guidance_scale = 1.0; /* diffusers' default for this pipeline */
     a->eta = 0.0;
     a->images_per_prompt = 1;
+    a->noise_seed = 67280421310721ULL; /* torch's default seed: a fresh Python process */
     a->output = "ldm.png";
     a->model = ldm_default_model();
 
@@ -28,6 +29,7 @@ ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
         { "--guidance-scale", NULL, LDM_OPT_DOUBLE, &a->guidance_scale, 0, 100, "G", "classifier-free guidance (default 1: none)", NULL },
         { "--eta", NULL, LDM_OPT_DOUBLE, &a->eta, 0, 1, "ETA", "DDIM eta (default 0)", NULL },
         { "--seed", NULL, LDM_OPT_UINT64, &a->seed, 0, 0, "S", "torch.Generator().manual_seed(S) (default 0)", NULL },
+        { "--noise-seed", NULL, LDM_OPT_UINT64, &a->noise_seed, 0, 0, "S", "seed of torch's global generator, which DDIM's eta noise comes from (default 67280421310721, a fresh process)", NULL },
         { "--height", NULL, LDM_OPT_INT, &a->height, 8, 16384, "H", "image height, a multiple of 8 (default: the model's)", NULL },
         { "--width", NULL, LDM_OPT_INT, &a->width, 8, 16384, "W", "image width, a multiple of 8 (default: the model's)", NULL },
         { "--scheduler", NULL, LDM_OPT_STRING, &a->scheduler, 0, 0, "NAME", "ddim, pndm or lms (default: the model's)", NULL },

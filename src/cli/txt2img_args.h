@@ -14,6 +14,7 @@ typedef struct ldm_txt2img_args {
     double guidance_scale;        /* --guidance-scale */
     double eta;                   /* --eta */
     unsigned long long seed;      /* --seed: torch.Generator().manual_seed(seed) */
+    unsigned long long noise_seed;/* --noise-seed: torch.manual_seed(), DDIM's eta noise */
     long long height, width;      /* --height/--width: 0 = the model's default */
     const char *scheduler;        /* --scheduler ddim|pndm|lms; NULL = the folder's */
     long long images_per_prompt;  /* --num-images-per-prompt */

@@ -1,0 +1,82 @@
+/* pipeline.h — text to image, exactly as diffusers' LDMTextToImagePipeline.
+ *
+ *   prompts ──tokenizer──▶ ids [B, 77] ──LDMBert──▶ cond [B, 77, D]
+ *   ""/negative ─────────────────────────────────▶ uncond [B, 77, D]  (guidance ≠ 1)
+ *   seed ──torch RNG──▶ latents [B, 4, H/8, W/8]   (one randn call, as diffusers)
+ *   for t in timesteps:
+ *       eps = UNet(latents ‖ latents, t, uncond ‖ cond)
+ *       eps = eps_u + g·(eps_c − eps_u)
+ *       latents = scheduler.step(eps, t, latents, eta, noise)
+ *   image = VAE.decode(latents / scaling_factor) → (x/2+0.5).clamp(0,1) → ×255, round → uint8
+ *
+ * Two deliberate differences from diffusers' LDM pipeline, both documented
+ * in docs/txt2img.md: LMS gets init_noise_sigma and scale_model_input (the
+ * LDM pipeline omits them; they are no-ops for DDIM and PNDM), and the
+ * unconditional text may be a negative prompt instead of "".
+ * DDIM's eta noise comes, as in diffusers, from a second generator: torch's
+ * global one, which the pipeline does not seed (a fresh Python process
+ * starts it at 67280421310721); `noise_seed` seeds it here.
+ *
+ * B = prompts × images_per_prompt; the UNet runs on 2B entries with guidance.
+ * Latents are H/8 × W/8 as diffusers hard-codes; the image is what the VAE
+ * decodes from them (H × W for the usual 8× autoencoder).
+ */
+#ifndef LDM_SAMPLE_PIPELINE_H
+#define LDM_SAMPLE_PIPELINE_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+typedef struct ldm_pipeline ldm_pipeline;
+
+typedef struct ldm_txt2img_request {
+    const char *const *prompts;  /* borrowed, n_prompts of them */
+    int n_prompts;
+    int images_per_prompt;       /* ≥ 1 */
+    const char *negative_prompt; /* NULL = "" (diffusers) */
+    int steps;                   /* num_inference_steps */
+    double guidance_scale;       /* 1 = no classifier-free guidance */
+    double eta;                  /* DDIM eta */
+    uint64_t seed;               /* torch.Generator().manual_seed(seed) for the latents */
+    uint64_t noise_seed;         /* torch.manual_seed(noise_seed) for DDIM's eta noise */
+    int height, width;           /* multiples of 8; 0 = the model's default */
+    const char *scheduler;       /* "ddim", "pndm", "lms" or NULL = the folder's */
+    const float *latents;        /* optional initial latents [B, C, H/8, W/8]; NULL = draw */
+    int64_t latents_count;       /* elements in `latents` (checked) */
+} ldm_txt2img_request;
+
+/* Called after each denoising step (and with step == 0 before the first). */
+typedef void (*ldm_progress_fn)(void *ctx, int step, int total);
+
+typedef struct ldm_txt2img_timings {
+    double load;          /* model folder, weights, plans */
+    double text_encoder;
+    double unet_total;    /* all steps, UNet only */
+    double scheduler_total;
+    double decoder;
+    double total;
+    int steps;
+} ldm_txt2img_timings;
+
+/* Open a diffusers LDMTextToImagePipeline folder: checks the layout, loads
+ * the tokenizer and configs (models are built per request size). */
+ldm_status ldm_pipeline_open(const char *model_dir, ldm_pipeline **out);
+void ldm_pipeline_close(ldm_pipeline **p);
+
+/* The model's default image size (unet sample_size × VAE factor). */
+void ldm_pipeline_default_size(const ldm_pipeline *p, int *height, int *width);
+/* The scheduler class the request will use (for metadata), e.g. "DDIMScheduler". */
+const char *ldm_pipeline_scheduler_name(const ldm_pipeline *p, const char *override_name);
+
+/* Output geometry of a request: number of images and their size. */
+ldm_status ldm_pipeline_output_shape(const ldm_pipeline *p, const ldm_txt2img_request *req,
+                                     int *count, int *height, int *width);
+
+/* Run. images: [count, out_h, out_w, 3] uint8 (see ldm_pipeline_output_shape);
+ * final_latents (may be NULL): [B, C, H/8, W/8]. */
+ldm_status ldm_pipeline_txt2img(ldm_pipeline *p, const ldm_txt2img_request *req,
+                                ldm_progress_fn progress, void *progress_ctx, uint8_t *images,
+                                float *final_latents, ldm_txt2img_timings *timings);
+
+#endif
