@@ -1,0 +1,126 @@
+/* The whole pipeline against diffusers' LDMTextToImagePipeline on the tiny
+ * fixture model (goldens: tools/reference/make_pipeline_goldens.py).
+ * Contract (DESIGN.md §3): image max 3 levels of 255 and ≥ 99% of pixels
+ * within 1 level; the final latents are also compared (rel. L2 ≤ 1e-4) so a
+ * drift shows before it reaches the pixels. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "core/file.h"
+#include "harness.h"
+#include "io/config.h"
+#include "sample/pipeline.h"
+
+static void *read_all(const char *path, size_t *len)
+{
+    char *data = NULL;
+    if (ldm_read_file(path, &data, len) != LDM_OK)
+        return NULL;
+    return data;
+}
+
+static void run_case(ldm_pipeline *p, const cJSON *c)
+{
+    const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+    const cJSON *prompts = cJSON_GetObjectItem(c, "prompts");
+    const char *texts[8];
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, prompts) texts[n++] = it->valuestring;
+    const char *neg = cJSON_GetObjectItem(c, "negative")->valuestring;
+    ldm_txt2img_request req = {
+        .prompts = texts,
+        .n_prompts = n,
+        .images_per_prompt = 1,
+        .negative_prompt = neg[0] ? neg : NULL,
+        .steps = cJSON_GetObjectItem(c, "steps")->valueint,
+        .guidance_scale = cJSON_GetObjectItem(c, "guidance")->valuedouble,
+        .eta = cJSON_GetObjectItem(c, "eta")->valuedouble,
+        .seed = (uint64_t)cJSON_GetObjectItem(c, "seed")->valuedouble,
+        .noise_seed = 67280421310721ULL,
+        .height = cJSON_GetObjectItem(c, "height")->valueint,
+        .width = cJSON_GetObjectItem(c, "width")->valueint,
+        .scheduler = cJSON_GetObjectItem(c, "scheduler")->valuestring,
+    };
+    int count, h, w;
+    CHECK(ldm_pipeline_output_shape(p, &req, &count, &h, &w) == LDM_OK);
+    const cJSON *ishape = cJSON_GetObjectItem(c, "image_shape");
+    CHECK_MSG(count == cJSON_GetArrayItem(ishape, 0)->valueint && h == cJSON_GetArrayItem(ishape, 1)->valueint &&
+                  w == cJSON_GetArrayItem(ishape, 2)->valueint,
+              "%s: output shape %dx%dx%d", name, count, h, w);
+
+    char path[1024];
+    size_t img_len = 0, lat_len = 0;
+    snprintf(path, sizeof path, "%s/pipeline/%s.image.u8", LDM_FIXTURES, name);
+    uint8_t *want_img = read_all(path, &img_len);
+    snprintf(path, sizeof path, "%s/pipeline/%s.latents.f32", LDM_FIXTURES, name);
+    float *want_lat = read_all(path, &lat_len);
+    CHECK(want_img && want_lat && img_len == (size_t)count * h * w * 3);
+    uint8_t *img = malloc(img_len);
+    float *lat = malloc(lat_len);
+    ldm_error_clear();
+    ldm_status st = ldm_pipeline_txt2img(p, &req, NULL, NULL, img, lat, NULL);
+    CHECK_MSG(st == LDM_OK, "%s: %s", name, ldm_error_message());
+    if (st == LDM_OK && want_img && want_lat) {
+        double num = 0, den = 0;
+        for (size_t i = 0; i < lat_len / 4; i++) {
+            num += ((double)lat[i] - want_lat[i]) * ((double)lat[i] - want_lat[i]);
+            den += (double)want_lat[i] * want_lat[i];
+        }
+        double rel = sqrt(num / (den > 0 ? den : 1));
+        int maxdiff = 0;
+        size_t within1 = 0;
+        for (size_t i = 0; i < img_len; i++) {
+            int dlt = abs((int)img[i] - (int)want_img[i]);
+            maxdiff = dlt > maxdiff ? dlt : maxdiff;
+            within1 += dlt <= 1;
+        }
+        double frac = (double)within1 / (double)img_len;
+        printf("%-18s latents rel L2 %.2e, image max diff %d, within 1: %.4f\n", name, rel, maxdiff, frac);
+        CHECK_MSG(rel <= 1e-4, "%s: latents rel L2 %.3e", name, rel);
+        CHECK_MSG(maxdiff <= 3 && frac >= 0.99, "%s: image max diff %d, %.4f within 1", name, maxdiff, frac);
+    }
+    free(img);
+    free(lat);
+    ldm_free(want_img);
+    ldm_free(want_lat);
+}
+
+int main(void)
+{
+    ldm_config index;
+    if (ldm_config_load(LDM_FIXTURES "/pipeline/index.json", &index) != LDM_OK) {
+        fprintf(stderr, "%s\n", ldm_error_message());
+        return 1;
+    }
+    ldm_pipeline *p = NULL;
+    ldm_status st = ldm_pipeline_open(LDM_FIXTURES "/tiny-ldm", &p);
+    CHECK_MSG(st == LDM_OK, "%s", ldm_error_message());
+    if (st == LDM_OK) {
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(index.root, "cases")) run_case(p, c);
+    }
+
+    /* Bad requests: clear messages naming the flag. */
+    const char *one[] = { "a red circle" };
+    ldm_txt2img_request bad = { .prompts = one, .n_prompts = 1, .images_per_prompt = 1, .steps = 3,
+                                .guidance_scale = 1, .height = 64, .width = 64, .scheduler = "euler" };
+    uint8_t img[16 * 16 * 3];
+    CHECK_FAILS_WITH(ldm_pipeline_txt2img(p, &bad, NULL, NULL, img, NULL, NULL), LDM_EINPUT, "euler");
+    bad.scheduler = NULL;
+    const float four[4] = { 0 };
+    bad.latents = four;
+    bad.latents_count = 4;
+    CHECK_FAILS_WITH(ldm_pipeline_txt2img(p, &bad, NULL, NULL, img, NULL, NULL), LDM_EINPUT,
+                     "--latents: expected 256 values ([1, 4, 8, 8]), got 4");
+    bad.latents = NULL;
+    const char *invalid[] = { "caf\xc3" };
+    bad.prompts = invalid;
+    CHECK_FAILS_WITH(ldm_pipeline_txt2img(p, &bad, NULL, NULL, img, NULL, NULL), LDM_EINPUT,
+                     "prompt 1: ");
+    ldm_pipeline_close(&p);
+    ldm_config_free(&index);
+    return ldm_test_finish();
+}
