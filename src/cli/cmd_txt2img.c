@@ -121,8 +121,9 @@ ldm_status ldm_cmd_txt2img(int argc, char **argv)
     }
     LDM_CHECK(ldm_alloc((size_t)count * h * w * 3, "images", (void **)&images));
     int tty = isatty(STDERR_FILENO);
-    ldm_txt2img_timings tm;
-    LDM_CHECK(ldm_pipeline_txt2img(p, &req, progress, &tty, images, NULL, &tm));
+    ldm_txt2img_output out = { .images = images };
+    LDM_CHECK(ldm_pipeline_txt2img(p, &req, progress, &tty, &out));
+    const ldm_txt2img_timings tm = out.timings;
     LDM_CHECK(write_images(&a, p, images, count, h, w));
     if (a.timings) {
         struct rusage ru;

@@ -115,24 +115,25 @@ static ldm_status tokenize(const ldm_tokenizer *t, const char *const *texts, int
     return LDM_OK;
 }
 
-/* uint8 [B, H, W, 3] from the decoder's [B, 3, H, W]: (x/2+0.5).clamp(0,1),
- * then numpy's (x*255).round() (half to even), all in float32 as torch and
- * numpy do. */
-static void to_uint8(uint8_t *out, const float *img, int64_t b, int64_t h, int64_t w)
+/* uint8 [B, H, W, 3] from the decoder's [B, 3, H, W]: (x/2+0.5).clamp(0,1)
+ * (also kept as float when `f32` is not NULL), then numpy's (x*255).round()
+ * (half to even), all in float32 as torch and numpy do. */
+static void to_pixels(uint8_t *out, float *f32, const float *img, int64_t b, int64_t h, int64_t w)
 {
     for (int64_t n = 0; n < b; n++)
         for (int64_t c = 0; c < 3; c++)
             for (int64_t i = 0; i < h * w; i++) {
                 float v = img[(n * 3 + c) * h * w + i] / 2.0f + 0.5f;
                 v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-                v = nearbyintf(v * 255.0f);
-                out[(n * h * w + i) * 3 + c] = (uint8_t)v;
+                if (f32)
+                    f32[(n * h * w + i) * 3 + c] = v;
+                out[(n * h * w + i) * 3 + c] = (uint8_t)nearbyintf(v * 255.0f);
             }
 }
 
 ldm_status ldm_pipeline_txt2img(ldm_pipeline *p, const ldm_txt2img_request *req,
-                                ldm_progress_fn progress, void *progress_ctx, uint8_t *images,
-                                float *final_latents, ldm_txt2img_timings *timings)
+                                ldm_progress_fn progress, void *progress_ctx,
+                                ldm_txt2img_output *out)
 {
     ldm_status st = LDM_OK;
     double t_start = now(), t0;
@@ -265,8 +266,8 @@ ldm_status ldm_pipeline_txt2img(ldm_pipeline *p, const ldm_txt2img_request *req,
     }
     tm.steps = nts;
     ldm_unet_destroy(&unet);
-    if (final_latents)
-        memcpy(final_latents, latents, lat_bytes);
+    if (out->final_latents)
+        memcpy(out->final_latents, latents, lat_bytes);
 
     /* Decode latents / scaling_factor. */
     t0 = now();
@@ -279,11 +280,10 @@ ldm_status ldm_pipeline_txt2img(ldm_pipeline *p, const ldm_txt2img_request *req,
     LDM_CHECK(ldm_alloc(sizeof(float) * (size_t)(b * 3 * out_h * out_w), "decoded image",
                         (void **)&decoded));
     LDM_CHECK(ldm_vae_decode(vae, latents, decoded));
-    to_uint8(images, decoded, b, out_h, out_w);
+    to_pixels(out->images, out->images_f32, decoded, b, out_h, out_w);
     tm.decoder = now() - t0;
     tm.total = now() - t_start;
-    if (timings)
-        *timings = tm;
+    out->timings = tm;
 cleanup:
     ldm_weights_close(&w);
     ldm_ldmbert_destroy(&bert);

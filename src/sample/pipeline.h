@@ -73,10 +73,17 @@ const char *ldm_pipeline_scheduler_name(const ldm_pipeline *p, const char *overr
 ldm_status ldm_pipeline_output_shape(const ldm_pipeline *p, const ldm_txt2img_request *req,
                                      int *count, int *height, int *width);
 
-/* Run. images: [count, out_h, out_w, 3] uint8 (see ldm_pipeline_output_shape);
- * final_latents (may be NULL): [B, C, H/8, W/8]. */
+/* What a run writes; sizes from ldm_pipeline_output_shape. */
+typedef struct ldm_txt2img_output {
+    uint8_t *images;       /* required: [count, H, W, 3], numpy_to_pil's uint8 */
+    float *images_f32;     /* optional: [count, H, W, 3], (x/2+0.5).clamp(0,1) (output_type="np") */
+    float *final_latents;  /* optional: [count, C, H/8, W/8], before 1/scaling_factor */
+    ldm_txt2img_timings timings;
+} ldm_txt2img_output;
+
+/* Run the request; `progress` may be NULL. */
 ldm_status ldm_pipeline_txt2img(ldm_pipeline *p, const ldm_txt2img_request *req,
-                                ldm_progress_fn progress, void *progress_ctx, uint8_t *images,
-                                float *final_latents, ldm_txt2img_timings *timings);
+                                ldm_progress_fn progress, void *progress_ctx,
+                                ldm_txt2img_output *out);
 
 #endif

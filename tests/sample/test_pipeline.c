@@ -61,7 +61,8 @@ static void run_case(ldm_pipeline *p, const cJSON *c)
     uint8_t *img = malloc(img_len);
     float *lat = malloc(lat_len);
     ldm_error_clear();
-    ldm_status st = ldm_pipeline_txt2img(p, &req, NULL, NULL, img, lat, NULL);
+    ldm_txt2img_output out = { .images = img, .final_latents = lat };
+    ldm_status st = ldm_pipeline_txt2img(p, &req, NULL, NULL, &out);
     CHECK_MSG(st == LDM_OK, "%s: %s", name, ldm_error_message());
     if (st == LDM_OK && want_img && want_lat) {
         double num = 0, den = 0;
@@ -108,17 +109,18 @@ int main(void)
     ldm_txt2img_request bad = { .prompts = one, .n_prompts = 1, .images_per_prompt = 1, .steps = 3,
                                 .guidance_scale = 1, .height = 64, .width = 64, .scheduler = "euler" };
     uint8_t img[16 * 16 * 3];
-    CHECK_FAILS_WITH(ldm_pipeline_txt2img(p, &bad, NULL, NULL, img, NULL, NULL), LDM_EINPUT, "euler");
+    ldm_txt2img_output out = { .images = img };
+    CHECK_FAILS_WITH(ldm_pipeline_txt2img(p, &bad, NULL, NULL, &out), LDM_EINPUT, "euler");
     bad.scheduler = NULL;
     const float four[4] = { 0 };
     bad.latents = four;
     bad.latents_count = 4;
-    CHECK_FAILS_WITH(ldm_pipeline_txt2img(p, &bad, NULL, NULL, img, NULL, NULL), LDM_EINPUT,
+    CHECK_FAILS_WITH(ldm_pipeline_txt2img(p, &bad, NULL, NULL, &out), LDM_EINPUT,
                      "--latents: expected 256 values ([1, 4, 8, 8]), got 4");
     bad.latents = NULL;
     const char *invalid[] = { "caf\xc3" };
     bad.prompts = invalid;
-    CHECK_FAILS_WITH(ldm_pipeline_txt2img(p, &bad, NULL, NULL, img, NULL, NULL), LDM_EINPUT,
+    CHECK_FAILS_WITH(ldm_pipeline_txt2img(p, &bad, NULL, NULL, &out), LDM_EINPUT,
                      "prompt 1: ");
     ldm_pipeline_close(&p);
     ldm_config_free(&index);
