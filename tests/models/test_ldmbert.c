@@ -248,6 +248,17 @@ static void test_config_variants(void)
     ldm_weights_close(&w);
     ldm_config_free(&cfg);
 
+    /* The same pipeline saved as PyTorch .bin, once io/ reads that format. */
+    if (ldm_weights_open_dir(LDM_FIXTURES "/tiny-ldm-bin/bert", &w) == LDM_OK) {
+        CHECK(ldm_config_load(LDM_FIXTURES "/tiny-ldm-bin/bert/config.json", &cfg) == LDM_OK);
+        run_case(tiny, &cfg, w, "tiny from pytorch_model.bin", TOL);
+        ldm_config_free(&cfg);
+        ldm_weights_close(&w);
+    } else {
+        printf("  (tiny-ldm-bin not readable here: %s)\n", ldm_error_message());
+        ldm_error_clear();
+    }
+
     open_model(act->model, &cfg, &w);
     set_string(&cfg, "activation_function", "gelu_new");
     double rel = run_case(act, &cfg, w, "act_gelu run with gelu_new", INFINITY);
