@@ -27,8 +27,8 @@
 /* e^x in float. */
 static inline float ldm_vexpf(float x)
 {
-    x = x < -87.33654f ? -87.33654f : x;
-    x = x > 88.37626f ? 88.37626f : x;  /* keeps n <= 127 */
+    x = x > -87.33654f ? x : -87.33654f;   /* vmaxps */
+    x = x < 88.37626f ? x : 88.37626f;     /* vminps; keeps n <= 127 */
     /* n = round(x / ln 2) by the 1.5·2^23 trick (vectorises, unlike rintf) */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145751953125f;        /* ln2 high part, exact product */
@@ -51,8 +51,8 @@ static inline float ldm_vexpf(float x)
 /* e^x in double, for |result| in double's normal range (x clamped). */
 static inline double ldm_vexp(double x)
 {
-    x = x < -708.0 ? -708.0 : x;
-    x = x > 709.0 ? 709.0 : x;
+    x = x > -708.0 ? x : -708.0;
+    x = x < 709.0 ? x : 709.0;
     double n = (x * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0;
     double r = x - n * 0.6931471803691238;       /* ln2 high (28 bits) */
     r = r - n * 1.9082149292705877e-10;          /* ln2 low */
