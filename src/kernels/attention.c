@@ -94,7 +94,7 @@ static LDM_CLONES float exp_sum(float *s, int64_t len, float m)
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < len; j++) {
-        float p = ldm_vexpf(s[j] - m);
+        float p = ldm_vexpf_neg(s[j] - m);
         s[j] = p;
         sum += p;
     }
@@ -125,7 +125,7 @@ static void softmax_tile(float *s, int64_t ld, int64_t rows, int64_t cols, float
         if (first) {
             l[i] = sum;
         } else {
-            float corr = ldm_vexpf(m[i] - m_new);
+            float corr = ldm_vexpf_neg(m[i] - m_new);
             l[i] = l[i] * corr + sum;
             scale_row(o + i * ldo, corr, d);
         }
