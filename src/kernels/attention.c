@@ -79,24 +79,16 @@ size_t ldm_attention_scratch_bytes(const ldm_attention_desc *desc, int threads)
     return r.per_thread * (size_t)(threads > 1 ? threads : 1);
 }
 
-/* Max of a row. Sixteen running lanes (an element-wise loop, which every
- * compiler vectorises without fast-math) folded at the end; len is a
- * multiple of PAD here, the tail loop is for safety. */
+/* Max of a row. GCC vectorises this max reduction; clang 14 cannot without
+ * fast-math and would fail the build on the unmet pragma (-Werror), so it
+ * gets the plain loop. */
 static LDM_CLONES float row_max(const float *s, int64_t len)
 {
-    float lane[PAD];
-    for (int t = 0; t < PAD; t++)
-        lane[t] = -INFINITY;
-    int64_t j = 0;
-    for (; j + PAD <= len; j += PAD) {
-#pragma omp simd
-        for (int t = 0; t < PAD; t++)
-            lane[t] = s[j + t] > lane[t] ? s[j + t] : lane[t];
-    }
     float m = -INFINITY;
-    for (int t = 0; t < PAD; t++)
-        m = lane[t] > m ? lane[t] : m;
-    for (; j < len; j++)
+#if !defined(__clang__)
+#pragma omp simd reduction(max : m)
+#endif
+    for (int64_t j = 0; j < len; j++)
         m = s[j] > m ? s[j] : m;
     return m;
 }
