@@ -156,6 +156,12 @@ def elementwise_cases(w):
     seed("permute")
     p = randn(2, 3, 4, 5)
     w.case("permute", dict(n=2, c=3, h=4, w=5), dict(x=p, y=p.permute(0, 2, 3, 1)))
+    seed("concat")
+    a, b = randn(2, 3, 4, 5), randn(2, 2, 4, 5)
+    y = torch.cat([a, b], dim=1)  # UNet up blocks: torch.cat([hidden, res_hidden], dim=1)
+    w.case("concat", dict(n=2, ca=3, cb=2, h=4, w=5),
+           dict(a=a, b=b, y=y, a_nhwc=a.permute(0, 2, 3, 1), b_nhwc=b.permute(0, 2, 3, 1),
+                y_nhwc=y.permute(0, 2, 3, 1)))
 
 
 def upsample_cases(w):
