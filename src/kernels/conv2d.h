@@ -24,8 +24,10 @@
  * (Winograd wants 16-channel blocks) the plan reorders in and out through
  * the scratch memory.
  *
- * Thread safety: a plan holds oneDNN memory objects whose data pointers are
- * set on each run, so one plan runs on one thread at a time.
+ * Threads: oneDNN partitions the work when the plan is created, for the
+ * thread count in force then (kernels/threads.h); set it before creating
+ * plans and keep it. A plan holds oneDNN memory objects whose data pointers
+ * are set on each run, so one plan runs on one thread at a time.
  */
 #ifndef LDM_KERNELS_CONV2D_H
 #define LDM_KERNELS_CONV2D_H

@@ -35,3 +35,21 @@ void ldm_layout_convert(float *out, ldm_layout out_layout, const float *in,
             transpose(dst, src, hw, c);   /* [HW, C] -> [C, HW] */
     }
 }
+
+void ldm_concat_channels(float *out, const float *a, int64_t ca, const float *b, int64_t cb,
+                         int64_t n, int64_t hw, ldm_layout layout)
+{
+    int64_t c = ca + cb;
+    if (layout == LDM_LAYOUT_NCHW) {   /* per batch entry: a's planes, then b's */
+        for (int64_t i = 0; i < n; i++) {
+            memcpy(out + i * c * hw, a + i * ca * hw, (size_t)(ca * hw) * sizeof *out);
+            memcpy(out + (i * c + ca) * hw, b + i * cb * hw, (size_t)(cb * hw) * sizeof *out);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < n * hw; p++) {   /* per pixel: a's channels, then b's */
+        memcpy(out + p * c, a + p * ca, (size_t)ca * sizeof *out);
+        memcpy(out + p * c + ca, b + p * cb, (size_t)cb * sizeof *out);
+    }
+}

@@ -26,4 +26,10 @@ typedef enum ldm_layout {
 void ldm_layout_convert(float *out, ldm_layout out_layout, const float *in,
                         ldm_layout in_layout, int64_t n, int64_t c, int64_t h, int64_t w);
 
+/* out [n, ca + cb, hw] = torch.cat([a, b], dim=1) for a [n, ca, hw] and
+ * b [n, cb, hw], all in `layout` (the skip connections of UNet up blocks).
+ * out must not overlap a or b. */
+void ldm_concat_channels(float *out, const float *a, int64_t ca, const float *b, int64_t cb,
+                         int64_t n, int64_t hw, ldm_layout layout);
+
 #endif

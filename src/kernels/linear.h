@@ -14,7 +14,8 @@
  * whose operands are both activations. It uses all kernel threads, or one
  * when called inside an OpenMP parallel region.
  *
- * Thread safety: one plan runs on one thread at a time.
+ * Threads: as for conv2d.h, a plan is partitioned for the thread count in
+ * force when it is created; one plan runs on one thread at a time.
  */
 #ifndef LDM_KERNELS_LINEAR_H
 #define LDM_KERNELS_LINEAR_H

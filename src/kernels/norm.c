@@ -6,6 +6,7 @@
 #include "kernels/norm.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "simd.h"
 
@@ -77,16 +78,77 @@ static LDM_CLONES void affine_vector(float *out, const float *x, const float *a,
     }
 }
 
+/* acc[i] += x[i] and acc[i] += (x[i] − mean[i])², in double. */
+static LDM_CLONES void sum_into(double *acc, const float *x, int64_t len)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < len; i++)
+        acc[i] += (double)x[i];
+}
+
+static LDM_CLONES void dev2_into(double *acc, const float *x, const double *mean, int64_t len)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < len; i++) {
+        double d = (double)x[i] - mean[i];
+        acc[i] += d * d;
+    }
+}
+
+enum { NHWC_CHUNK = 256 };   /* channels per NHWC task (whole groups) */
+
+/* NHWC: moments of `ng` consecutive groups of cpg channels starting at x
+ * (one batch entry), over hw pixels c apart. Per-channel sums run along
+ * each contiguous pixel row (vectorised), then fold into groups. */
+static void nhwc_moments(ldm_moments *out, const float *x, int64_t c, int64_t hw, int64_t cpg,
+                         int64_t ng)
+{
+    double acc[NHWC_CHUNK], mean[NHWC_CHUNK];
+    int64_t len = ng * cpg;
+    memset(acc, 0, sizeof acc);
+    for (int64_t p = 0; p < hw; p++)
+        sum_into(acc, x + p * c, len);
+    for (int64_t g = 0; g < ng; g++) {
+        double s = 0.0;
+        for (int64_t j = 0; j < cpg; j++)
+            s += acc[g * cpg + j];
+        out[g].count = (double)hw * (double)cpg;
+        out[g].mean = s / out[g].count;
+        for (int64_t j = 0; j < cpg; j++)
+            mean[g * cpg + j] = out[g].mean;
+    }
+    memset(acc, 0, sizeof acc);
+    for (int64_t p = 0; p < hw; p++)
+        dev2_into(acc, x + p * c, mean, len);
+    for (int64_t g = 0; g < ng; g++) {
+        double s = 0.0;
+        for (int64_t j = 0; j < cpg; j++)
+            s += acc[g * cpg + j];
+        out[g].m2 = s;
+    }
+}
+
 void ldm_group_norm_moments(ldm_moments *out, const float *x, int64_t n, int64_t c, int64_t hw,
                             int64_t groups, ldm_layout layout)
 {
     int64_t cpg = c / groups;
+    if (layout == LDM_LAYOUT_NHWC && cpg <= NHWC_CHUNK) {
+        int64_t gpc = NHWC_CHUNK / cpg;                  /* groups per task */
+        int64_t chunks = (groups + gpc - 1) / gpc;
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < n * chunks; t++) {
+            int64_t b = t / chunks, g0 = (t % chunks) * gpc;
+            int64_t ng = groups - g0 < gpc ? groups - g0 : gpc;
+            nhwc_moments(out + b * groups + g0, x + b * hw * c + g0 * cpg, c, hw, cpg, ng);
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (int64_t ng = 0; ng < n * groups; ng++) {
         int64_t b = ng / groups, g = ng % groups;
         if (layout == LDM_LAYOUT_NCHW)   /* one contiguous block of cpg·hw */
             out[ng] = moments_of(x + (b * c + g * cpg) * hw, 1, cpg * hw, 0);
-        else                             /* hw segments of cpg, c apart */
+        else                             /* hw segments of cpg (> NHWC_CHUNK), c apart */
             out[ng] = moments_of(x + b * hw * c + g * cpg, hw, cpg, c);
     }
 }

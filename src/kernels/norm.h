@@ -45,7 +45,8 @@ void ldm_group_norm_apply(float *out, const float *x, const ldm_moments *moments
                           int64_t c, int64_t hw, int64_t groups, ldm_layout layout, int silu);
 
 /* out [n, c, hw] = F.group_norm(x, groups, gamma, beta, eps) [then F.silu].
- * LDM_EINPUT if sizes are not positive or groups does not divide c. */
+ * LDM_EINPUT if sizes are not positive, groups does not divide c, or
+ * groups > 1024 (the statistics live on the stack; diffusers uses 32). */
 ldm_status ldm_group_norm(float *out, const float *x, const float *gamma, const float *beta,
                           int64_t n, int64_t c, int64_t hw, int64_t groups, double eps,
                           ldm_layout layout, int silu);

@@ -3,7 +3,7 @@
  * The loops in norm.c, elementwise.c and attention.c are plain C that GCC
  * vectorises. libm's expf/erff are scalar calls that block vectorisation, so
  * exp and erfc are written out here (Cody–Waite range reduction and a
- * polynomial). Accuracy: ldm_vexpf ≤ 2 ulp over [-87.3, 88.3] (smaller
+ * polynomial). Accuracy: ldm_vexpf_neg ≤ 2 ulp over [-87.3, 0] (smaller
  * arguments give ~1e-38 instead of 0, harmless where it is used: softmax and
  * sigmoid); ldm_verfc relative error ≤ 1.2e-7 (Numerical Recipes' erfcc,
  * evaluated in double), which is below torch's own GELU error.
@@ -24,11 +24,12 @@
 #define LDM_CLONES
 #endif
 
-/* e^x in float. */
-static inline float ldm_vexpf(float x)
+/* e^x in float for x <= 0 (softmax after subtracting the row max, sigmoid
+ * of -|x|): only the lower clamp is needed, which keeps the loop free of
+ * blends. Below -87.3 it returns ~1e-38 instead of 0. */
+static inline float ldm_vexpf_neg(float x)
 {
-    x = x < -87.33654f ? -87.33654f : x;
-    x = x > 88.37626f ? 88.37626f : x;  /* keeps n <= 127 */
+    x = x > -87.33654f ? x : -87.33654f;
     /* n = round(x / ln 2) by the 1.5·2^23 trick (vectorises, unlike rintf) */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145751953125f;        /* ln2 high part, exact product */
@@ -51,8 +52,8 @@ static inline float ldm_vexpf(float x)
 /* e^x in double, for |result| in double's normal range (x clamped). */
 static inline double ldm_vexp(double x)
 {
-    x = x < -708.0 ? -708.0 : x;
-    x = x > 709.0 ? 709.0 : x;
+    x = x > -708.0 ? x : -708.0;
+    x = x < 709.0 ? x : 709.0;
     double n = (x * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0;
     double r = x - n * 0.6931471803691238;       /* ln2 high (28 bits) */
     r = r - n * 1.9082149292705877e-10;          /* ln2 low */
@@ -93,10 +94,15 @@ static inline float ldm_vgelu(float x)
     return (float)(0.5 * (double)x * ldm_verfc(-(double)x * 0.70710678118654752440));
 }
 
-/* SiLU as torch: x·sigmoid(x) = x / (1 + e^-x). */
+/* SiLU as torch: x·sigmoid(x) = x / (1 + e^-x), evaluated with e = e^-|x|
+ * (never overflows) as x / (1 + e) for x >= 0 and x·e / (1 + e) for x < 0:
+ * one division, no blends around it. */
 static inline float ldm_vsilu(float x)
 {
-    return x / (1.0f + ldm_vexpf(-x));
+    float neg_abs = x < 0.0f ? x : -x;
+    float e = ldm_vexpf_neg(neg_abs);
+    float num = x < 0.0f ? x * e : x;
+    return num / (1.0f + e);
 }
 
 #endif

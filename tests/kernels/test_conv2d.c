@@ -9,7 +9,7 @@
 
 static const char *const CASES[] = {
     "conv3x3_s1_p1",   "conv3x3_s1_p1_c32", "conv3x3_s2_p0101", "conv3x3_s2_p0101_odd",
-    "conv3x3_s2_p1",   "conv1x1",           "conv1x1_c64",
+    "conv3x3_s2_p1",   "conv1x1",           "conv1x1_c64",          "conv3x3_s1_p1_c64_16x16",
 };
 
 static const char *algo_name(ldm_conv_algo a)

@@ -1,6 +1,6 @@
 /* test_elementwise.c — kernels/elementwise.h and kernels/layout.h against
  * torch goldens (F.silu, F.gelu, diffusers' GEGLU formula, add, (a+b)/d,
- * channel-broadcast add, permute), out of place and in place, on 1 and 2
+ * channel-broadcast add, permute, torch.cat on channels), out of place and in place, on 1 and 2
  * threads, plus a long array so the parallel chunking is exercised. */
 #include "golden.h"
 #include "kernels/elementwise.h"
@@ -117,6 +117,27 @@ static void test_permute(void)
     free(x), free(y), free(out), free(back);
 }
 
+static void test_concat(void)
+{
+    const char *line = golden_case("concat");
+    if (!line)
+        return;
+    int64_t n = golden_int(line, "n"), ca = golden_int(line, "ca"), cb = golden_int(line, "cb");
+    int64_t hw = golden_int(line, "h") * golden_int(line, "w"), count = n * (ca + cb) * hw;
+    const char *names[2][3] = {{"a", "b", "y"}, {"a_nhwc", "b_nhwc", "y_nhwc"}};
+    for (int l = 0; l < 2; l++) {
+        float *a = golden_load("concat", names[l][0], n * ca * hw);
+        float *b = golden_load("concat", names[l][1], n * cb * hw);
+        float *y = golden_load("concat", names[l][2], count);
+        float *out = golden_nan_buffer(count);
+        if (a && b && y) {
+            ldm_concat_channels(out, a, ca, b, cb, n, hw, l ? LDM_LAYOUT_NHWC : LDM_LAYOUT_NCHW);
+            golden_compare(l ? "concat channels nhwc" : "concat channels nchw", out, y, count, 0.0);
+        }
+        free(a), free(b), free(y), free(out);
+    }
+}
+
 int main(void)
 {
     for (int t = 1; t <= 2 && t <= ldm_kernels_cores(); t++) {
@@ -127,6 +148,7 @@ int main(void)
         test_add();
         test_channel_bias();
         test_permute();
+        test_concat();
     }
     CHECK(ldm_kernels_set_threads(0) == ldm_kernels_cores());
     CHECK(ldm_kernels_set_threads(100000) == ldm_kernels_cores());

@@ -7,7 +7,8 @@
 #include "kernels/threads.h"
 
 static const char *const GN_CASES[] = {"groupnorm_c32_g8", "groupnorm_c64_g32",
-                                       "groupnorm_c12_g3_offset", "groupnorm_c6_g1"};
+                                       "groupnorm_c12_g3_offset", "groupnorm_c6_g1",
+                                       "groupnorm_c640_g32",      "groupnorm_c520_g2"};
 static const char *const LN_CASES[] = {"layernorm_5x40", "layernorm_77x64_offset",
                                        "layernorm_3x1280"};
 
