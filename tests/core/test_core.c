@@ -1,5 +1,6 @@
 /* Tests of src/core: the error convention and the allocator's fault seam. */
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "core/file.h"
 #include "core/status.h"
 #include "harness.h"
@@ -51,5 +52,24 @@ int main(void)
     char *data = NULL;
     CHECK_FAILS_WITH(ldm_read_file("/nonexistent/x.json", &data, NULL), LDM_EINPUT, "/nonexistent/x.json");
     CHECK_FAILS_WITH(ldm_read_file("/tmp", &data, NULL), LDM_EINPUT, "/tmp: is a directory");
+    /* Arena: a measuring pass sizes it, the real pass fits exactly. */
+    ldm_arena m;
+    ldm_arena_init_measure(&m);
+    float *f = NULL;
+    CHECK(ldm_arena_push_f32(&m, 10, "a", &f) == LDM_OK && f == NULL);
+    size_t mark = ldm_arena_mark(&m);
+    CHECK(ldm_arena_push_f32(&m, 100, "b", &f) == LDM_OK);
+    ldm_arena_reset_to(&m, mark);
+    CHECK(ldm_arena_push_f32(&m, 20, "c", &f) == LDM_OK);
+    CHECK(m.peak == 64 + 448);
+    ldm_arena a;
+    CHECK(ldm_arena_create(&a, m.peak, "test arena") == LDM_OK);
+    CHECK(ldm_arena_push_f32(&a, 10, "a", &f) == LDM_OK && f != NULL && ((uintptr_t)f % 64) == 0);
+    mark = ldm_arena_mark(&a);
+    CHECK(ldm_arena_push_f32(&a, 100, "b", &f) == LDM_OK);
+    CHECK_FAILS_WITH(ldm_arena_push_f32(&a, 1, "one more", &f), LDM_ERUNTIME, "one more");
+    ldm_arena_reset_to(&a, mark);
+    CHECK(ldm_arena_push_f32(&a, 20, "c", &f) == LDM_OK && f != NULL);
+    ldm_arena_destroy(&a);
     return ldm_test_finish();
 }
