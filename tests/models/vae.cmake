@@ -1,0 +1,5 @@
+# tests/models/vae.cmake: ResnetBlock2D, Downsample2D, Upsample2D and
+# AutoencoderKL against diffusers goldens (tools/reference/make_vae_goldens.py,
+# tests/fixtures/vae and tests/fixtures/tiny-ldm/vqvae).
+ldm_c_test(test_models_resnet SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_resnet.c
+           LIBS ldm_models LABELS unit golden)
