@@ -3,3 +3,5 @@
 # tests/fixtures/vae and tests/fixtures/tiny-ldm/vqvae).
 ldm_c_test(test_models_resnet SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_resnet.c
            LIBS ldm_models LABELS unit golden)
+ldm_c_test(test_models_vae SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_vae.c
+           LIBS ldm_models LABELS golden)
