@@ -72,7 +72,8 @@ cleanup:
 }
 
 /* to_q, to_k, to_v stacked into w [3c, c] and b [3c]. */
-static ldm_status read_qkv(const char *prefix, int64_t c, const ldm_weights *wts, float *w, float *b)
+static ldm_status read_qkv(const char *prefix, int64_t c, const ldm_weights *wts, float *w,
+                           float *b)
 {
     ldm_status st = LDM_OK;
     char name[NAME_LEN];
@@ -170,7 +171,8 @@ ldm_status ldm_vae_attn_forward(ldm_vae_attn *a, float *out, const float *in, ld
                              LDM_LAYOUT_NHWC, 0));
     LDM_CHECK(ldm_linear_run(a->qkv, qkv, gn, scratch));
     /* the attention output [n, l, c] goes where gn was */
-    LDM_CHECK(ldm_attention(&a->ad, gn, qkv, qkv + a->c, qkv + 2 * a->c, scratch, a->scratch_bytes));
+    LDM_CHECK(ldm_attention(&a->ad, gn, qkv, qkv + a->c, qkv + 2 * a->c, scratch,
+                            a->scratch_bytes));
     LDM_CHECK(ldm_linear_run(a->proj, out, gn, scratch));
     ldm_add(out, out, in, a->n * a->l * a->c); /* residual; rescale_output_factor 1 */
 cleanup:

@@ -74,7 +74,8 @@ ldm_status ldm_vae_config_read(const ldm_config *c, ldm_vae_config *out)
     const char *act;
     LDM_CHECK(ldm_config_string(c, "act_fn", "silu", &act));
     if (strcmp(act, "silu") != 0 && strcmp(act, "swish") != 0)
-        return ldm_error(LDM_EINPUT, "%s: unsupported \"act_fn\": \"%s\" (only silu)", c->path, act);
+        return ldm_error(LDM_EINPUT, "%s: unsupported \"act_fn\": \"%s\" (only silu)", c->path,
+                         act);
     LDM_CHECK(ldm_config_double(c, "scaling_factor", 0.18215, &v.scaling_factor));
     if (!(v.scaling_factor > 0.0))
         return ldm_error(LDM_EINPUT, "%s: \"scaling_factor\": %g must be positive", c->path,

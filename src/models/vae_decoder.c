@@ -81,7 +81,8 @@ ldm_status ldm_vae_decoder_walk(const ldm_vae_config *cfg, int64_t n, int64_t lh
     LDM_CHECK(ldm_vae_norm("decoder.conv_norm_out", c0, list, coder ? w : NULL,
                            coder ? &coder->norm_g : NULL, coder ? &coder->norm_b : NULL));
     cd = ldm_vae_conv_desc(n, c0, h, wd, cfg->out_channels, 3);
-    LDM_CHECK(ldm_vae_conv("decoder.conv_out", &cd, list, w, coder, coder ? &coder->conv_out : NULL));
+    LDM_CHECK(ldm_vae_conv("decoder.conv_out", &cd, list, w, coder,
+                           coder ? &coder->conv_out : NULL));
     if (coder) {
         coder->out_h = h;
         coder->out_w = wd;

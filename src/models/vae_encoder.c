@@ -72,7 +72,8 @@ ldm_status ldm_vae_encoder_walk(const ldm_vae_config *cfg, int64_t n, int64_t lh
     LDM_CHECK(ldm_vae_norm("encoder.conv_norm_out", clast, list, coder ? w : NULL,
                            coder ? &coder->norm_g : NULL, coder ? &coder->norm_b : NULL));
     cd = ldm_vae_conv_desc(n, clast, h, wd, lat2, 3);
-    LDM_CHECK(ldm_vae_conv("encoder.conv_out", &cd, list, w, coder, coder ? &coder->conv_out : NULL));
+    LDM_CHECK(ldm_vae_conv("encoder.conv_out", &cd, list, w, coder,
+                           coder ? &coder->conv_out : NULL));
     if (cfg->use_quant_conv) {
         cd = ldm_vae_conv_desc(n, lat2, h, wd, lat2, 1);
         LDM_CHECK(ldm_vae_conv("quant_conv", &cd, list, w, coder, coder ? &coder->post : NULL));

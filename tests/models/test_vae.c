@@ -43,8 +43,8 @@ static int open_model(const char *dir, ldm_config *cfg, ldm_weights **w)
     return st == LDM_OK;
 }
 
-/* Decode and encode goldens `tag` of the model in `dir`; `dec_tag` names the
- * decode golden (the old-name copy must decode as the original). */
+/* Decode and encode goldens `tag` of the model in `dir` (the old-name copy
+ * is checked against the original's goldens: it must give the same). */
 static void golden_case_vae(const char *label, const char *dir, const char *tag, int64_t n,
                             int64_t lh, int64_t lw, int64_t f, double scaling)
 {
