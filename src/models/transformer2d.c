@@ -1,0 +1,332 @@
+/* transformer2d.c — Transformer2DModel (continuous input) in NHWC; see
+ * transformer2d.h for the computation. */
+#include "models/transformer2d.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "kernels/elementwise.h"
+#include "kernels/norm.h"
+#include "kernels/threads.h"
+
+/* One BasicTransformerBlock. */
+typedef struct tblock {
+    float *norm_w[3], *norm_b[3];  /* norm1..3: [inner] each */
+    ldm_linear_plan *qkv;          /* attn1 to_q;to_k;to_v fused: [M, inner] → [M, 3·inner] */
+    ldm_linear_plan *out1;         /* attn1.to_out.0: inner → inner, bias */
+    ldm_linear_plan *q2;           /* attn2.to_q: inner → inner */
+    ldm_linear_plan *kv2;          /* attn2 to_k;to_v fused: [B·L, cross] → [B·L, 2·inner] */
+    ldm_linear_plan *out2;         /* attn2.to_out.0 */
+    ldm_linear_plan *ff_in;        /* ff.net.0.proj: inner → 8·inner, bias (GEGLU) */
+    ldm_linear_plan *ff_out;       /* ff.net.2: 4·inner → inner, bias */
+} tblock;
+
+struct ldm_transformer2d {
+    ldm_transformer2d_desc d;
+    int64_t inner, tokens, rows;   /* heads·head_dim, H·W, B·H·W */
+    float *gn_w, *gn_b;            /* norm: [C] */
+    ldm_linear_plan *proj_in;      /* C → inner, bias */
+    ldm_linear_plan *proj_out;     /* inner → C, bias */
+    tblock *blocks;                /* num_layers */
+};
+
+static ldm_status check_desc(const ldm_transformer2d_desc *d)
+{
+    const struct { const char *name; int64_t v; } f[] = {
+        {"batch", d->batch}, {"height", d->height}, {"width", d->width},
+        {"in_channels", d->in_channels}, {"heads", d->heads}, {"head_dim", d->head_dim},
+        {"num_layers", d->num_layers}, {"cross_dim", d->cross_dim},
+        {"context_tokens", d->context_tokens}, {"groups", d->groups},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].v < 1)
+            return ldm_error(LDM_EINPUT, "Transformer2DModel: %s = %lld (must be >= 1)",
+                             f[i].name, (long long)f[i].v);
+    if (d->in_channels % d->groups != 0)
+        return ldm_error(LDM_EINPUT,
+                         "Transformer2DModel: norm_num_groups %lld does not divide %lld channels",
+                         (long long)d->groups, (long long)d->in_channels);
+    if (d->use_linear_projection && d->heads * d->head_dim != d->in_channels)
+        /* diffusers reshapes proj_out's [B, HW, C] output with inner_dim and fails */
+        return ldm_error(LDM_EINPUT,
+                         "Transformer2DModel: use_linear_projection needs heads·head_dim "
+                         "(%lld) == in_channels (%lld)",
+                         (long long)(d->heads * d->head_dim), (long long)d->in_channels);
+    return LDM_OK;
+}
+
+/* "<prefix>.transformer_blocks.<i>" (or without the prefix) into buf[512]. */
+static ldm_status block_prefix(char *buf, const char *prefix, int64_t i)
+{
+    char sub[64];
+    snprintf(sub, sizeof sub, "transformer_blocks.%lld", (long long)i);
+    return ldm_unet_name(buf, 512, prefix, sub);
+}
+
+static ldm_status add(ldm_spec_list *s, const char *prefix, const char *name, int ndim,
+                      int64_t d0, int64_t d1)
+{
+    char full[512];
+    const int64_t shape[4] = {d0, d1, 1, 1};
+    ldm_status st = ldm_unet_name(full, sizeof full, prefix, name);
+    if (st != LDM_OK)
+        return st;
+    return ldm_spec_list_add(s, ndim, shape, "%s", full);
+}
+
+ldm_status ldm_transformer2d_specs(const ldm_transformer2d_desc *d, const char *prefix,
+                                   ldm_spec_list *s)
+{
+    ldm_status st = LDM_OK;
+    LDM_CHECK(check_desc(d));
+    const int64_t c = d->in_channels, inner = d->heads * d->head_dim, x = d->cross_dim;
+    const int proj_dims = d->use_linear_projection ? 2 : 4;
+    LDM_CHECK(add(s, prefix, "norm.weight", 1, c, 0));
+    LDM_CHECK(add(s, prefix, "norm.bias", 1, c, 0));
+    LDM_CHECK(add(s, prefix, "proj_in.weight", proj_dims, inner, c));
+    LDM_CHECK(add(s, prefix, "proj_in.bias", 1, inner, 0));
+    for (int64_t i = 0; i < d->num_layers; i++) {
+        char p[512];
+        LDM_CHECK(block_prefix(p, prefix, i));
+        static const char *const norms[] = {"norm1.weight", "norm1.bias", "norm2.weight",
+                                            "norm2.bias", "norm3.weight", "norm3.bias"};
+        for (int k = 0; k < 6; k++)
+            LDM_CHECK(add(s, p, norms[k], 1, inner, 0));
+        LDM_CHECK(add(s, p, "attn1.to_q.weight", 2, inner, inner));
+        LDM_CHECK(add(s, p, "attn1.to_k.weight", 2, inner, inner));
+        LDM_CHECK(add(s, p, "attn1.to_v.weight", 2, inner, inner));
+        LDM_CHECK(add(s, p, "attn1.to_out.0.weight", 2, inner, inner));
+        LDM_CHECK(add(s, p, "attn1.to_out.0.bias", 1, inner, 0));
+        LDM_CHECK(add(s, p, "attn2.to_q.weight", 2, inner, inner));
+        LDM_CHECK(add(s, p, "attn2.to_k.weight", 2, inner, x));
+        LDM_CHECK(add(s, p, "attn2.to_v.weight", 2, inner, x));
+        LDM_CHECK(add(s, p, "attn2.to_out.0.weight", 2, inner, inner));
+        LDM_CHECK(add(s, p, "attn2.to_out.0.bias", 1, inner, 0));
+        LDM_CHECK(add(s, p, "ff.net.0.proj.weight", 2, 8 * inner, inner));
+        LDM_CHECK(add(s, p, "ff.net.0.proj.bias", 1, 8 * inner, 0));
+        LDM_CHECK(add(s, p, "ff.net.2.weight", 2, inner, 4 * inner));
+        LDM_CHECK(add(s, p, "ff.net.2.bias", 1, inner, 0));
+    }
+    LDM_CHECK(add(s, prefix, "proj_out.weight", proj_dims, c, inner));
+    LDM_CHECK(add(s, prefix, "proj_out.bias", 1, c, 0));
+cleanup:
+    return st;
+}
+
+static ldm_status block_create(ldm_transformer2d *t, const ldm_weights *w, const char *p,
+                               size_t *need, tblock *b)
+{
+    ldm_status st = LDM_OK;
+    char name[512];
+    const int64_t inner = t->inner, m = t->rows;
+    const int64_t kv_rows = t->d.batch * t->d.context_tokens;
+    static const char *const nw[] = {"norm1.weight", "norm2.weight", "norm3.weight"};
+    static const char *const nb[] = {"norm1.bias", "norm2.bias", "norm3.bias"};
+    for (int k = 0; k < 3; k++) {
+        LDM_CHECK(ldm_unet_load_vector(w, p, nw[k], inner, &b->norm_w[k]));
+        LDM_CHECK(ldm_unet_load_vector(w, p, nb[k], inner, &b->norm_b[k]));
+    }
+    static const char *const qkv[] = {"attn1.to_q", "attn1.to_k", "attn1.to_v"};
+    const int64_t rows3[] = {inner, inner, inner};
+    ldm_linear_desc d = {.m = m, .k = inner, .n = 3 * inner};
+    LDM_CHECK(ldm_unet_load_linear_stacked(w, p, qkv, rows3, 3, &d, need, &b->qkv));
+    d = (ldm_linear_desc){.m = m, .k = inner, .n = inner};
+    LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn1.to_out.0"));
+    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, need, &b->out1));
+    LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn2.to_q"));
+    LDM_CHECK(ldm_unet_load_linear(w, name, 0, &d, need, &b->q2));
+    LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn2.to_out.0"));
+    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, need, &b->out2));
+    static const char *const kv[] = {"attn2.to_k", "attn2.to_v"};
+    const int64_t rows2[] = {inner, inner};
+    d = (ldm_linear_desc){.m = kv_rows, .k = t->d.cross_dim, .n = 2 * inner};
+    LDM_CHECK(ldm_unet_load_linear_stacked(w, p, kv, rows2, 2, &d, need, &b->kv2));
+    d = (ldm_linear_desc){.m = m, .k = inner, .n = 8 * inner};
+    LDM_CHECK(ldm_unet_name(name, sizeof name, p, "ff.net.0.proj"));
+    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, need, &b->ff_in));
+    d = (ldm_linear_desc){.m = m, .k = 4 * inner, .n = inner};
+    LDM_CHECK(ldm_unet_name(name, sizeof name, p, "ff.net.2"));
+    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, need, &b->ff_out));
+cleanup:
+    return st;
+}
+
+static void block_destroy(tblock *b)
+{
+    for (int k = 0; k < 3; k++) {
+        ldm_free(b->norm_w[k]);
+        ldm_free(b->norm_b[k]);
+    }
+    ldm_linear_plan_destroy(&b->qkv);
+    ldm_linear_plan_destroy(&b->out1);
+    ldm_linear_plan_destroy(&b->q2);
+    ldm_linear_plan_destroy(&b->kv2);
+    ldm_linear_plan_destroy(&b->out2);
+    ldm_linear_plan_destroy(&b->ff_in);
+    ldm_linear_plan_destroy(&b->ff_out);
+}
+
+/* Sized for every core, so a later, larger thread count still gets a tile
+ * per thread (the kernel uses at most as many threads as it has room for). */
+static size_t attention_scratch(const ldm_transformer2d *t, int64_t lk)
+{
+    ldm_attention_desc a = {.batch = t->d.batch, .heads = t->d.heads, .lq = t->tokens, .lk = lk,
+                            .head_dim = t->d.head_dim};
+    return ldm_attention_scratch_bytes(&a, ldm_kernels_cores());
+}
+
+ldm_status ldm_transformer2d_create(const ldm_transformer2d_desc *desc, const ldm_weights *w,
+                                    const char *prefix, size_t *scratch_need,
+                                    ldm_transformer2d **out)
+{
+    ldm_status st = LDM_OK;
+    ldm_transformer2d *t = NULL;
+    *out = NULL;
+    LDM_CHECK(check_desc(desc));
+    LDM_CHECK(ldm_calloc(sizeof *t, "Transformer2DModel", (void **)&t));
+    t->d = *desc;
+    if (t->d.layer_norm_eps <= 0)
+        t->d.layer_norm_eps = 1e-5;
+    t->inner = desc->heads * desc->head_dim;
+    t->tokens = desc->height * desc->width;
+    t->rows = desc->batch * t->tokens;
+    const int64_t c = desc->in_channels;
+    char name[512];
+    LDM_CHECK(ldm_unet_load_vector(w, prefix, "norm.weight", c, &t->gn_w));
+    LDM_CHECK(ldm_unet_load_vector(w, prefix, "norm.bias", c, &t->gn_b));
+    ldm_linear_desc d = {.m = t->rows, .k = c, .n = t->inner};
+    LDM_CHECK(ldm_unet_name(name, sizeof name, prefix, "proj_in"));
+    if (desc->use_linear_projection)
+        LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, scratch_need, &t->proj_in));
+    else
+        LDM_CHECK(ldm_unet_load_linear_1x1(w, name, &d, scratch_need, &t->proj_in));
+    d = (ldm_linear_desc){.m = t->rows, .k = t->inner, .n = c};
+    LDM_CHECK(ldm_unet_name(name, sizeof name, prefix, "proj_out"));
+    if (desc->use_linear_projection)
+        LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, scratch_need, &t->proj_out));
+    else
+        LDM_CHECK(ldm_unet_load_linear_1x1(w, name, &d, scratch_need, &t->proj_out));
+    LDM_CHECK(ldm_calloc((size_t)desc->num_layers * sizeof *t->blocks, "transformer blocks",
+                         (void **)&t->blocks));
+    for (int64_t i = 0; i < desc->num_layers; i++) {
+        LDM_CHECK(block_prefix(name, prefix, i));
+        LDM_CHECK(block_create(t, w, name, scratch_need, &t->blocks[i]));
+    }
+    size_t a1 = attention_scratch(t, t->tokens), a2 = attention_scratch(t, desc->context_tokens);
+    if (scratch_need && a1 > *scratch_need)
+        *scratch_need = a1;
+    if (scratch_need && a2 > *scratch_need)
+        *scratch_need = a2;
+    *out = t;
+    t = NULL;
+cleanup:
+    ldm_transformer2d_destroy(&t);
+    return st;
+}
+
+void ldm_transformer2d_destroy(ldm_transformer2d **tp)
+{
+    if (!tp || !*tp)
+        return;
+    ldm_transformer2d *t = *tp;
+    if (t->blocks)
+        for (int64_t i = 0; i < t->d.num_layers; i++)
+            block_destroy(&t->blocks[i]);
+    ldm_free(t->blocks);
+    ldm_free(t->gn_w);
+    ldm_free(t->gn_b);
+    ldm_linear_plan_destroy(&t->proj_in);
+    ldm_linear_plan_destroy(&t->proj_out);
+    ldm_free(t);
+    *tp = NULL;
+}
+
+/* Buffers of one forward, all [rows, ·] token-major. */
+typedef struct tbufs {
+    float *h;    /* [M, inner]   the token stream */
+    float *n;    /* [M, max(C, inner)]   norm outputs, projection outputs */
+    float *big;  /* [M, 8·inner] fused qkv (3·inner) or the GEGLU projection */
+    float *mid;  /* [M, 4·inner] attention output (inner) or the GEGLU output */
+    float *kv;   /* [B·L, 2·inner]  cross-attention keys and values */
+} tbufs;
+
+static ldm_status layer_norm(ldm_unet_exec *ex, float *out, const float *x, const float *g,
+                             const float *b, int64_t rows, int64_t dim, double eps)
+{
+    if (ldm_unet_measuring(ex))
+        return LDM_OK;
+    return ldm_layer_norm(out, x, g, b, rows, dim, eps);
+}
+
+static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const tblock *b,
+                                const tbufs *u, const float *context)
+{
+    ldm_status st = LDM_OK;
+    const int64_t inner = t->inner, m = t->rows;
+    const int measuring = ldm_unet_measuring(ex);
+    const double eps = t->d.layer_norm_eps;
+    ldm_attention_desc a = {.batch = t->d.batch, .heads = t->d.heads, .lq = t->tokens,
+                            .lk = t->tokens, .head_dim = t->d.head_dim, .ldq = 3 * inner,
+                            .ldk = 3 * inner, .ldv = 3 * inner, .ldo = inner};
+    /* 1. self-attention: h = to_out(attn(q, k, v of norm1(h))) + h */
+    LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[0], b->norm_b[0], m, inner, eps));
+    LDM_CHECK(ldm_unet_run_linear(ex, b->qkv, u->big, u->n));            /* [M, 3·inner] */
+    LDM_CHECK(ldm_unet_run_attention(ex, &a, u->mid, u->big, u->big + (measuring ? 0 : inner),
+                                     u->big + (measuring ? 0 : 2 * inner)));
+    LDM_CHECK(ldm_unet_run_linear(ex, b->out1, u->n, u->mid));           /* [M, inner] */
+    if (!measuring)
+        ldm_add(u->h, u->n, u->h, m * inner);
+    /* 2. cross-attention with the context: k, v [B·L, 2·inner] */
+    LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[1], b->norm_b[1], m, inner, eps));
+    LDM_CHECK(ldm_unet_run_linear(ex, b->q2, u->big, u->n));             /* [M, inner] */
+    LDM_CHECK(ldm_unet_run_linear(ex, b->kv2, u->kv, context));
+    a.lk = t->d.context_tokens;
+    a.ldq = inner;
+    a.ldk = a.ldv = 2 * inner;
+    LDM_CHECK(ldm_unet_run_attention(ex, &a, u->mid, u->big, u->kv,
+                                     u->kv + (measuring ? 0 : inner)));
+    LDM_CHECK(ldm_unet_run_linear(ex, b->out2, u->n, u->mid));
+    if (!measuring)
+        ldm_add(u->h, u->n, u->h, m * inner);
+    /* 3. feed-forward: h = ff.net.2(GEGLU(ff.net.0.proj(norm3(h)))) + h */
+    LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[2], b->norm_b[2], m, inner, eps));
+    LDM_CHECK(ldm_unet_run_linear(ex, b->ff_in, u->big, u->n));          /* [M, 8·inner] */
+    if (!measuring)
+        ldm_geglu(u->mid, u->big, m, 4 * inner);                           /* [M, 4·inner] */
+    LDM_CHECK(ldm_unet_run_linear(ex, b->ff_out, u->n, u->mid));
+    if (!measuring)
+        ldm_add(u->h, u->n, u->h, m * inner);
+cleanup:
+    return st;
+}
+
+ldm_status ldm_transformer2d_forward(ldm_transformer2d *t, ldm_unet_exec *ex, float *out,
+                                     const float *x, const float *context)
+{
+    ldm_status st = LDM_OK;
+    const size_t mark = ldm_arena_mark(ex->arena);
+    const int64_t c = t->d.in_channels, inner = t->inner, m = t->rows;
+    const int measuring = ldm_unet_measuring(ex);
+    tbufs u;
+    LDM_CHECK(ldm_unet_push(ex, m * inner, "transformer h", &u.h));
+    LDM_CHECK(ldm_unet_push(ex, m * (c > inner ? c : inner), "transformer n", &u.n));
+    LDM_CHECK(ldm_unet_push(ex, m * 8 * inner, "transformer ff", &u.big));
+    LDM_CHECK(ldm_unet_push(ex, m * 4 * inner, "transformer attn", &u.mid));
+    LDM_CHECK(ldm_unet_push(ex, t->d.batch * t->d.context_tokens * 2 * inner, "transformer kv",
+                            &u.kv));
+    /* GroupNorm over NHWC pixels, then proj_in: [M, C] → [M, inner] */
+    if (!measuring)
+        LDM_CHECK(ldm_group_norm(u.n, x, t->gn_w, t->gn_b, t->d.batch, c, t->tokens, t->d.groups,
+                                 1e-6, LDM_LAYOUT_NHWC, 0));
+    LDM_CHECK(ldm_unet_run_linear(ex, t->proj_in, u.h, u.n));
+    for (int64_t i = 0; i < t->d.num_layers; i++)
+        LDM_CHECK(block_forward(t, ex, &t->blocks[i], &u, context));
+    /* proj_out: [M, inner] → [M, C], then the residual */
+    LDM_CHECK(ldm_unet_run_linear(ex, t->proj_out, u.n, u.h));
+    if (!measuring)
+        ldm_add(out, u.n, x, m * c);
+cleanup:
+    ldm_arena_reset_to(ex->arena, mark);
+    return st;
+}
