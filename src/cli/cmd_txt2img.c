@@ -87,6 +87,7 @@ ldm_status ldm_cmd_txt2img(int argc, char **argv)
     ldm_status st = ldm_txt2img_args_parse(argc, argv, &a);
     if (st != LDM_OK || a.help)
         goto cleanup;
+    int threads = ldm_cli_setup_threads(a.threads);
     LDM_CHECK(ldm_pipeline_open(a.model, &p));
     if (a.latents) {
         st = ldm_npy_read(a.latents, &lat);
@@ -130,9 +131,9 @@ ldm_status ldm_cmd_txt2img(int argc, char **argv)
         getrusage(RUSAGE_SELF, &ru);
         fprintf(stderr,
                 "timings: load %.3f s, text encoder %.3f s, UNet %.3f s (%.3f s/step), "
-                "scheduler %.3f s, decoder %.3f s, total %.3f s, peak memory %.1f MB\n",
+                "scheduler %.3f s, decoder %.3f s, total %.3f s, peak memory %.1f MB, %d threads\n",
                 tm.load, tm.text_encoder, tm.unet_total, tm.steps ? tm.unet_total / tm.steps : 0.0,
-                tm.scheduler_total, tm.decoder, tm.total, (double)ru.ru_maxrss / 1024.0);
+                tm.scheduler_total, tm.decoder, tm.total, (double)ru.ru_maxrss / 1024.0, threads);
     }
 cleanup:
     ldm_free(images);

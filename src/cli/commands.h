@@ -13,4 +13,7 @@ ldm_status ldm_cmd_txt2img(int argc, char **argv);
  * model shipped in the source tree. */
 const char *ldm_default_model(void);
 
+/* Set this rank's kernel threads (see runtime.c); returns the count. */
+int ldm_cli_setup_threads(long long requested);
+
 #endif
