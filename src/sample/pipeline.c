@@ -159,7 +159,11 @@ ldm_status ldm_pipeline_txt2img(ldm_pipeline *p, const ldm_txt2img_request *req,
 
     /* Scheduler first: a bad --scheduler or step count fails before any load. */
     LDM_CHECK(ldm_scheduler_from_config(&p->scheduler->config, req->scheduler, &sched));
-    LDM_CHECK(ldm_scheduler_set_timesteps(sched, req->steps));
+    st = ldm_scheduler_set_timesteps(sched, req->steps);
+    if (st != LDM_OK) {
+        ldm_error_context("--steps %d with %s: ", req->steps, p->scheduler->config_path);
+        goto cleanup;
+    }
     LDM_CHECK(ldm_scheduler_set_batch(sched, b));
     if (req->latents && req->latents_count != lat_n) {
         st = ldm_error(LDM_EINPUT, "--latents: expected %lld values ([%lld, %lld, %lld, %lld]), got %lld",

@@ -33,3 +33,28 @@ set_tests_properties(cli_info_bin PROPERTIES LABELS cli
   PASS_REGULAR_EXPRESSION "unet +UNet2DConditionModel +[0-9]+ params +F32.*unet/diffusion_pytorch_model.bin")
 ldm_cli_test(cli_info_missing_folder CODE 1 NEEDLE "/nonexistent/model: model folder not found" COMMAND info --model /nonexistent/model)
 ldm_cli_test(cli_info_not_a_model CODE 1 NEEDLE "model_index.json" COMMAND info --model ${LDM_FIXTURES})
+
+# txt2img end to end on the tiny fixture model, and its bad inputs.
+set(LDM_CLI_TMP ${CMAKE_CURRENT_BINARY_DIR}/cli-tmp)
+file(MAKE_DIRECTORY ${LDM_CLI_TMP})
+add_test(NAME cli_txt2img_tiny
+         COMMAND $<TARGET_FILE:ldm> txt2img --model ${LDM_FIXTURES}/tiny-ldm --prompt "a red circle"
+                 --prompt "two blue squares" --num-images-per-prompt 2 --height 64 --width 64 --steps 3
+                 --guidance-scale 6 --eta 0.3 --seed 1 --timings -o ${LDM_CLI_TMP}/tiny.png)
+set_tests_properties(cli_txt2img_tiny PROPERTIES LABELS cli ENVIRONMENT "OMP_NUM_THREADS=1"
+  PASS_REGULAR_EXPRESSION "wrote .*tiny-3.png.*timings: load")
+ldm_cli_test(cli_txt2img_no_model CODE 1 NEEDLE "/nonexistent/model: model folder not found"
+             COMMAND txt2img --model /nonexistent/model --prompt x)
+ldm_cli_test(cli_txt2img_latents_missing CODE 1 NEEDLE "--latents: /nonexistent/l.npy"
+             COMMAND txt2img --model ${LDM_FIXTURES}/tiny-ldm --prompt x --latents /nonexistent/l.npy)
+ldm_cli_test(cli_txt2img_latents_shape CODE 1 NEEDLE "--latents: expected 256 values ([1, 4, 8, 8]), got 4096"
+             COMMAND txt2img --model ${LDM_FIXTURES}/tiny-ldm --prompt x --height 64 --width 64
+                     --latents ${LDM_FIXTURES}/npy/squirrel_latents.npy)
+ldm_cli_test(cli_txt2img_invalid_utf8 CODE 1 NEEDLE "prompt 2: prompt: invalid UTF-8 at byte 3"
+             COMMAND txt2img --model ${LDM_FIXTURES}/tiny-ldm --prompt-file ${LDM_FIXTURES}/cli/invalid_utf8_prompts.txt
+                     --height 64 --width 64 --steps 2 -o ${LDM_CLI_TMP}/never.png)
+ldm_cli_test(cli_txt2img_bad_output_dir CODE 1 NEEDLE "/nonexistent/dir/x.png"
+             COMMAND txt2img --model ${LDM_FIXTURES}/tiny-ldm --prompt x --height 64 --width 64 --steps 2
+                     -o /nonexistent/dir/x.png)
+ldm_cli_test(cli_txt2img_steps_too_many CODE 1 NEEDLE "--steps 1000 with ${LDM_FIXTURES}/tiny-ldm/scheduler/scheduler_config.json: timestep 1000"
+             COMMAND txt2img --model ${LDM_FIXTURES}/tiny-ldm --prompt x --steps 1000 --scheduler pndm)
