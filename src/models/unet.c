@@ -299,19 +299,15 @@ ldm_status ldm_unet_forward(ldm_unet *u, const float *sample, const float *times
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
-ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights, int64_t batch,
-                           int64_t latent_h, int64_t latent_w, int64_t context_tokens,
-                           ldm_unet **out)
+/* Parse the config and plan the geometry (no weights yet). */
+static ldm_status prepare(ldm_unet *u, const ldm_config *config, int64_t batch,
+                          int64_t latent_h, int64_t latent_w, int64_t context_tokens)
 {
     ldm_status st = LDM_OK;
-    ldm_unet *u = NULL;
-    ldm_spec_list list = {0};
-    *out = NULL;
     if (batch < 1 || latent_h < 1 || latent_w < 1 || context_tokens < 1)
         return ldm_error(LDM_EINPUT, "UNet: batch %lld, latent %lld x %lld, context tokens %lld "
                          "must be positive", (long long)batch, (long long)latent_h,
                          (long long)latent_w, (long long)context_tokens);
-    LDM_CHECK(ldm_calloc(sizeof *u, "UNet", (void **)&u));
     LDM_CHECK(ldm_unet_config_parse(config, &u->cfg));
     u->batch = batch;
     u->h = latent_h;
@@ -324,11 +320,47 @@ ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights,
                                      .freq_shift = u->cfg.freq_shift};
     LDM_CHECK(plan_down(u));
     LDM_CHECK(plan_up(u));
-    st = specs(u, &list);
-    if (st != LDM_OK) {
+cleanup:
+    return st;
+}
+
+/* The expected-tensor list of a prepared UNet. */
+static ldm_status prepared_specs(const ldm_unet *u, const ldm_config *config,
+                                 ldm_spec_list *list)
+{
+    ldm_status st = specs(u, list);
+    if (st != LDM_OK)
         ldm_error_context("%s: ", config->path);
-        goto cleanup;
-    }
+    return st;
+}
+
+ldm_status ldm_unet_weight_specs(const ldm_config *config, ldm_spec_list *list)
+{
+    ldm_status st = LDM_OK;
+    ldm_unet *u = NULL;
+    ldm_unet_config cfg;
+    LDM_CHECK(ldm_unet_config_parse(config, &cfg));
+    /* any latent the downsamplers accept: the tensors do not depend on it */
+    int64_t side = (int64_t)8 << cfg.levels;
+    LDM_CHECK(ldm_calloc(sizeof *u, "UNet", (void **)&u));
+    LDM_CHECK(prepare(u, config, 1, side, side, 77));
+    LDM_CHECK(prepared_specs(u, config, list));
+cleanup:
+    ldm_unet_destroy(&u);
+    return st;
+}
+
+ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights, int64_t batch,
+                           int64_t latent_h, int64_t latent_w, int64_t context_tokens,
+                           ldm_unet **out)
+{
+    ldm_status st = LDM_OK;
+    ldm_unet *u = NULL;
+    ldm_spec_list list = {0};
+    *out = NULL;
+    LDM_CHECK(ldm_calloc(sizeof *u, "UNet", (void **)&u));
+    LDM_CHECK(prepare(u, config, batch, latent_h, latent_w, context_tokens));
+    LDM_CHECK(prepared_specs(u, config, &list));
     LDM_CHECK(ldm_spec_list_check(&list, weights));
     LDM_CHECK(build(u, weights));
     /* size the activations with a measuring pass of the forward itself */
