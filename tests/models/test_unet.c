@@ -68,6 +68,22 @@ static void test_case(const char *name)
     /* again, and in place when in and out channels agree: identical output */
     CHECK(ldm_unet_forward(u, x, t, ctx, out2) == LDM_OK);
     CHECK(memcmp(out, out2, (size_t)ny * sizeof(float)) == 0);
+    /* the cross-attention k/v follow the context's contents, not its address:
+     * swap the two entries' contexts in place, then restore them */
+    if (b == 2) {
+        int64_t half = 77 * cross;
+        float *tmp = malloc((size_t)half * sizeof(float));
+        memcpy(tmp, ctx, (size_t)half * sizeof(float));
+        memmove(ctx, ctx + half, (size_t)half * sizeof(float));
+        memcpy(ctx + half, tmp, (size_t)half * sizeof(float));
+        CHECK(ldm_unet_forward(u, x, t, ctx, out2) == LDM_OK);
+        CHECK(memcmp(out, out2, (size_t)ny * sizeof(float)) != 0);
+        memcpy(ctx + half, ctx, (size_t)half * sizeof(float));
+        memcpy(ctx, tmp, (size_t)half * sizeof(float));
+        free(tmp);
+        CHECK(ldm_unet_forward(u, x, t, ctx, out2) == LDM_OK);
+        CHECK(memcmp(out, out2, (size_t)ny * sizeof(float)) == 0);
+    }
     if (cin == cout) {
         float *io = malloc((size_t)nx * sizeof(float));
         memcpy(io, x, (size_t)nx * sizeof(float));

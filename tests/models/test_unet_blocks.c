@@ -105,11 +105,14 @@ typedef struct blk_ctx {
 static ldm_status blk_fwd(void *p, ldm_unet_exec *ex)
 {
     blk_ctx *c = p;
+    ldm_status st = ldm_unet_block_set_context(c->b, ex, c->context);
+    if (st != LDM_OK)
+        return st;
     if (c->kind == 0)
-        return ldm_unet_down_forward(c->b, ex, c->states, c->x, c->temb, c->context);
+        return ldm_unet_down_forward(c->b, ex, c->states, c->x, c->temb);
     if (c->kind == 1)
-        return ldm_unet_mid_forward(c->b, ex, c->out, c->x, c->temb, c->context);
-    return ldm_unet_up_forward(c->b, ex, c->out, c->x, c->skips, c->temb, c->context);
+        return ldm_unet_mid_forward(c->b, ex, c->out, c->x, c->temb);
+    return ldm_unet_up_forward(c->b, ex, c->out, c->x, c->skips, c->temb);
 }
 
 static ldm_unet_block_desc common_desc(const char *line)
