@@ -8,6 +8,10 @@ foreach(t transformer2d unet_blocks unet)
                LIBS ldm_models LABELS unit golden)
   endif()
 endforeach()
+# The real-size check: skipped unless LDM_UNET_REAL_DIR names a directory
+# made by make_unet_goldens.py --real (3.5 GB, not committed).
+ldm_c_test(test_models_unet_real SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_unet_real.c
+           LIBS ldm_models LABELS slow golden)
 
 # tools/bench/bench_unet.c: one UNet forward at real size with synthetic
 # weights (see the file); the test only checks that it runs on the tiny config.
