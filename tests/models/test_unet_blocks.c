@@ -182,7 +182,7 @@ static void test_down(const char *name)
         for (int64_t i = 0; i < nres; i++) {
             int64_t h = i < d.num_layers ? d.h : yh, wd = i < d.num_layers ? d.w : yw;
             int64_t n = d.batch * d.out_channels * h * wd;
-            char tn[16], label[64];
+            char tn[32], label[96];
             snprintf(tn, sizeof tn, "res%lld", (long long)i);
             snprintf(label, sizeof label, "%s %s", name, tn);
             float *ref = golden_load(name, tn, n);
@@ -284,7 +284,7 @@ static void test_up(const char *name)
     for (int64_t i = 0; i < d.num_layers; i++) {
         /* skip i is consumed by layer num_layers − 1 − i */
         int64_t ch = ldm_unet_up_skip_channels(&d, d.num_layers - 1 - i);
-        char tn[16];
+        char tn[32];
         snprintf(tn, sizeof tn, "skip%lld", (long long)i);
         float *s = golden_load(name, tn, pix * ch);
         if (!s)
