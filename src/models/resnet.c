@@ -190,7 +190,8 @@ static ldm_status resnet_resolve(const ldm_resnet_desc *in, ldm_resnet_desc *d, 
         return ldm_error(LDM_EINPUT, "ResnetBlock2D %s: use_in_shortcut %d (want -1, 0 or 1)", p,
                          d->use_in_shortcut);
     if (d->batch <= 0 || d->h <= 0 || d->w <= 0)
-        return ldm_error(LDM_EINPUT, "ResnetBlock2D %s: input shape [%lld, %lld, %lld] must be positive",
+        return ldm_error(LDM_EINPUT,
+                         "ResnetBlock2D %s: input shape [%lld, %lld, %lld] must be positive",
                          p, (long long)d->batch, (long long)d->h, (long long)d->w);
     *shortcut = d->use_in_shortcut < 0 ? d->in_channels != d->out_channels : d->use_in_shortcut;
     if (!*shortcut && d->in_channels != d->out_channels)
@@ -277,7 +278,8 @@ static ldm_status resnet_plans(ldm_resnet *r, const ldm_weights *w)
     c.c_in = r->cout;
     LDM_CHECK(join_name(name, r->prefix, "conv2"));
     LDM_CHECK(ldm_model_conv_plan(w, name, &c, 1, &r->conv2));
-    r->scratch_bytes = max_size(ldm_conv2d_scratch_bytes(r->conv1), ldm_conv2d_scratch_bytes(r->conv2));
+    r->scratch_bytes =
+        max_size(ldm_conv2d_scratch_bytes(r->conv1), ldm_conv2d_scratch_bytes(r->conv2));
     if (r->shortcut) {
         c.c_in = r->cin;
         c.kh = c.kw = 1;

@@ -110,8 +110,9 @@ size_t ldm_resnet_arena_bytes(const ldm_resnet *block);
 
 /* out [batch, h, w, out_channels] = ResnetBlock2D(in [batch, h, w,
  * in_channels], temb [batch, temb_channels]). temb is required when
- * temb_channels > 0 and ignored otherwise. out must not overlap in or temb.
- * LDM_ERUNTIME if the arena is too small or a kernel fails. */
+ * temb_channels > 0 (LDM_EINPUT without it) and ignored otherwise. out must
+ * not overlap in or temb. LDM_ERUNTIME if the arena is too small or a kernel
+ * fails. */
 ldm_status ldm_resnet_forward(ldm_resnet *block, float *out, const float *in, const float *temb,
                               ldm_arena *arena);
 

@@ -32,7 +32,8 @@ static ldm_status down_resolve(const ldm_downsample_desc *in, ldm_downsample_des
         return ldm_error(LDM_EINPUT, "Downsample2D %s: padding %lld is negative", d->prefix,
                          (long long)d->padding);
     if (d->batch <= 0 || d->h <= 0 || d->w <= 0)
-        return ldm_error(LDM_EINPUT, "Downsample2D %s: input shape [%lld, %lld, %lld] must be positive",
+        return ldm_error(LDM_EINPUT,
+                         "Downsample2D %s: input shape [%lld, %lld, %lld] must be positive",
                          d->prefix, (long long)d->batch, (long long)d->h, (long long)d->w);
     int64_t p = d->padding;
     *c = (ldm_conv2d_desc){.n = d->batch, .c_in = d->channels, .h = d->h, .w = d->w,
@@ -149,7 +150,8 @@ static ldm_status up_resolve(const ldm_upsample_desc *in, ldm_upsample_desc *d)
                          "channels (%lld)", d->prefix, (long long)d->out_channels,
                          (long long)d->channels);
     if (d->batch <= 0 || d->h <= 0 || d->w <= 0)
-        return ldm_error(LDM_EINPUT, "Upsample2D %s: input shape [%lld, %lld, %lld] must be positive",
+        return ldm_error(LDM_EINPUT,
+                         "Upsample2D %s: input shape [%lld, %lld, %lld] must be positive",
                          d->prefix, (long long)d->batch, (long long)d->h, (long long)d->w);
     if (d->out_h == 0 && d->out_w == 0) {
         d->out_h = 2 * d->h;

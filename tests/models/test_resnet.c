@@ -198,7 +198,8 @@ static void test_bad_input(const cJSON *cases, const ldm_weights *w)
     CHECK(r == NULL);
     bad = d;
     bad.prefix = "down_blocks.9.resnets.0";
-    CHECK_FAILS_WITH(ldm_resnet_create(&bad, w, &r), LDM_EINPUT, "down_blocks.9.resnets.0.norm1.weight");
+    CHECK_FAILS_WITH(ldm_resnet_create(&bad, w, &r), LDM_EINPUT,
+                     "down_blocks.9.resnets.0.norm1.weight");
     bad = d;
     bad.temb_channels = 47; /* shape mismatch of time_emb_proj.weight */
     CHECK_FAILS_WITH(ldm_resnet_create(&bad, w, &r), LDM_EINPUT, "time_emb_proj.weight");
@@ -240,7 +241,8 @@ static void test_bad_input(const cJSON *cases, const ldm_weights *w)
     CHECK_FAILS_WITH(ldm_downsample_create(&dd, w, &down), LDM_EINPUT, "padding -1");
     dd.padding = 0;
     dd.h = 1; /* (1 + 1 - 3) / 2 + 1 has no output row */
-    CHECK_FAILS_WITH(ldm_downsample_create(&dd, w, &down), LDM_EINPUT, "Downsample2D down_blocks.0");
+    CHECK_FAILS_WITH(ldm_downsample_create(&dd, w, &down), LDM_EINPUT,
+                     "Downsample2D down_blocks.0");
     CHECK(down == NULL);
     ldm_upsample *up = NULL;
     ldm_upsample_desc ud = {.prefix = "up.upsamplers.0", .channels = 8, .out_channels = 4,

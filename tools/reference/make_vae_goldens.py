@@ -45,10 +45,24 @@ L2 1e-5. Parameters are the default init plus noise (norm weights/biases not
 
 Run: /opt/ldmref/bin/python tools/reference/make_vae_goldens.py
 (torch 2.x CPU, diffusers 0.27.2).
+
+  --real DIR [--latent H W] [--old-names]
+                              instead, write a random AutoencoderKL of the
+                              real CompVis/ldm-text2im-large-256 config
+                              (models/ldm-text2im-large-256-config/vqvae,
+                              ~84 M parameters, 335 MB) into DIR with z.npy
+                              [1, 4, H, W] (default 32×32) and decoded.npy, for
+                              tests/models/test_vae_real.c
+                              (LDM_VAE_REAL_DIR=DIR). Not a committed
+                              fixture: too large. --old-names saves the
+                              attention tensors under the deprecated names, as
+                              the real checkpoint has them.
 """
 
+import argparse
 import json
 import math
+import time
 import os
 import shutil
 
@@ -200,7 +214,37 @@ def old_names(sd):
     return out
 
 
+def real_case(out, lh, lw, use_old_names):
+    """A real-size random VAE, its decode of one random latent."""
+    cfg_path = os.path.join(ROOT, "models", "ldm-text2im-large-256-config", "vqvae", "config.json")
+    with open(cfg_path) as f:
+        cfg = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+    torch.manual_seed(11)
+    vae = AutoencoderKL(**cfg).eval()
+    perturb(vae, torch.Generator().manual_seed(11), 0.01)
+    os.makedirs(out, exist_ok=True)
+    vae.save_pretrained(out, safe_serialization=True)
+    if use_old_names:
+        path = os.path.join(out, "diffusion_pytorch_model.safetensors")
+        save_file(old_names(load_file(path)), path)
+    z = torch.randn(1, cfg["latent_channels"], lh, lw, generator=torch.Generator().manual_seed(12))
+    t0 = time.time()
+    with torch.no_grad():
+        dec = vae.decode(z).sample
+    print(f"torch decode {lh}x{lw}: {time.time() - t0:.1f} s on {torch.get_num_threads()} threads")
+    np.save(os.path.join(out, "z.npy"), z.numpy().astype("<f4"))
+    np.save(os.path.join(out, "decoded.npy"), dec.numpy().astype("<f4"))
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--real", metavar="DIR")
+    ap.add_argument("--latent", nargs=2, type=int, default=[32, 32])
+    ap.add_argument("--old-names", action="store_true")
+    args = ap.parse_args()
+    if args.real:
+        real_case(args.real, args.latent[0], args.latent[1], args.old_names)
+        return
     os.makedirs(OUT, exist_ok=True)
     block_cases()
 
