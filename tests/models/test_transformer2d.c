@@ -115,7 +115,8 @@ static void test_bad_input(void)
     bad = d;
     bad.cross_dim = 16; /* the file's to_k is [18, 20] */
     CHECK_FAILS_WITH(ldm_transformer2d_create(&bad, w, "", &need, &t), LDM_EINPUT,
-                     "transformer_blocks.0.attn2.to_k.weight\" has shape [18, 20], expected [18, 16]");
+                     "transformer_blocks.0.attn2.to_k.weight\" has shape [18, 20], "
+                     "expected [18, 16]");
     bad = d;
     bad.num_layers = 3; /* the file has two blocks */
     CHECK_FAILS_WITH(ldm_transformer2d_create(&bad, w, "", &need, &t), LDM_EINPUT,

@@ -155,12 +155,14 @@ static void test_down(const char *name)
     d.in_channels = golden_int(line, "cin");
     d.out_channels = golden_int(line, "cout");
     d.downsample_padding = golden_int(line, "pad");
-    int64_t nres = golden_int(line, "nres"), yh = golden_int(line, "yh"), yw = golden_int(line, "yw");
+    int64_t nres = golden_int(line, "nres");
+    int64_t yh = golden_int(line, "yh"), yw = golden_int(line, "yw");
     CHECK(ldm_unet_down_states(&d) == nres);
     int64_t oh, ow;
     CHECK(ldm_unet_block_out_size(&d, 0, &oh, &ow) == LDM_OK && oh == yh && ow == yw);
     int64_t nx = d.batch * d.in_channels * d.h * d.w;
-    float *x = golden_load(name, "x", nx), *temb = golden_load(name, "temb", d.batch * d.temb_channels);
+    float *x = golden_load(name, "x", nx);
+    float *temb = golden_load(name, "temb", d.batch * d.temb_channels);
     float *ctx = golden_load(name, "context", d.batch * 77 * d.cross_dim);
     ldm_weights *w = golden_weights(name);
     size_t need = 0;
@@ -270,7 +272,8 @@ static void test_up(const char *name)
         d.up_w = yw;
     }
     int64_t pix = d.batch * d.h * d.w, ny = d.batch * d.out_channels * yh * yw;
-    float *x = golden_load(name, "x", pix * d.prev_output_channels), *y = golden_load(name, "y", ny);
+    float *x = golden_load(name, "x", pix * d.prev_output_channels);
+    float *y = golden_load(name, "y", ny);
     float *temb = golden_load(name, "temb", d.batch * d.temb_channels);
     float *ctx = golden_load(name, "context", d.batch * 77 * d.cross_dim);
     ldm_weights *w = golden_weights(name);

@@ -38,7 +38,8 @@ int main(void)
     ldm_config cfg = {0};
     ldm_weights *wt = NULL;
     ldm_unet *u = NULL;
-    float *x = load(dir, "x", n), *t = load(dir, "t", b), *ctx = load(dir, "context", b * 77 * 1280);
+    float *x = load(dir, "x", n), *t = load(dir, "t", b);
+    float *ctx = load(dir, "context", b * 77 * 1280);
     float *y = load(dir, "y", n), *out = golden_nan_buffer(n);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (x && t && ctx && y && ldm_config_load(path, &cfg) == LDM_OK &&
@@ -48,7 +49,8 @@ int main(void)
         if (st == LDM_OK) {
             CHECK_MSG(ldm_unet_forward(u, x, t, ctx, out) == LDM_OK, "%s", ldm_error_message());
             char label[96];
-            snprintf(label, sizeof label, "real UNet 2x4x32x32 (%d threads)", ldm_kernels_threads());
+            snprintf(label, sizeof label, "real UNet 2x4x32x32 (%d threads)",
+                     ldm_kernels_threads());
             golden_compare(label, out, y, n, GOLDEN_TOL);
         }
     } else {

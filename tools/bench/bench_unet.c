@@ -15,7 +15,10 @@
  * (no denormals). Nothing is read from disk; create still packs ~3.5 GB of
  * fp32 weights into the kernel plans.
  *
- * Prints the create time, each forward's time, and the best and mean.
+ * Prints the create time, each forward's wall time and the process CPU time
+ * it took (on a shared machine, wall time is inflated whenever another job
+ * holds a core; with one thread the CPU time is the undisturbed estimate;
+ * with several it also counts OpenMP spin-waiting), and the best and mean.
  */
 #include <math.h>
 #include <stdio.h>
@@ -34,11 +37,16 @@
 #define LDM_SOURCE_DIR "."
 #endif
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double now(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 /* A value in [-1, 1) from (tensor, element): splitmix64. */
@@ -172,10 +180,13 @@ int main(int argc, char **argv)
         t[i] = 500.0f;
     double best = 1e30, sum = 0.0;
     for (int it = -1; it < iters; it++) {
-        double s = now();
+        double s = now(), cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         LDM_CHECK(ldm_unet_forward(u, x, t, ctx, out));
         double dt = now() - s;
-        printf("forward %s: %.3f s  (out[0] = %g)\n", it < 0 ? "warm-up" : "", dt, (double)out[0]);
+        cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu;
+        printf("forward%s: %.3f s wall, %.3f s CPU (busy %.0f%%)  out[0] = %g\n",
+               it < 0 ? " (warm-up)" : "", dt, cpu, 100.0 * cpu / (dt * threads),
+               (double)out[0]);
         if (it >= 0) {
             best = dt < best ? dt : best;
             sum += dt;
