@@ -112,8 +112,10 @@ ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights,
 /* out [B, out_channels, h, w] = UNet(sample [B, in_channels, h, w],
  * timesteps [B] (float, as diffusers' timesteps.float()), context
  * [B, context_tokens, cross_attention_dim]), all in diffusers' layout (NCHW,
- * row-major). out may equal sample. No allocation, no I/O. LDM_ERUNTIME if a
- * kernel fails. */
+ * row-major). out may equal sample. No allocation, no I/O. The
+ * cross-attention keys and values of the context are kept between calls and
+ * recomputed only when the context's bytes change (a sampler passes the same
+ * text embedding at every step). LDM_ERUNTIME if a kernel fails. */
 ldm_status ldm_unet_forward(ldm_unet *unet, const float *sample, const float *timesteps,
                             const float *context, float *out);
 
