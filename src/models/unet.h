@@ -57,6 +57,7 @@
 #include "core/status.h"
 #include "io/config.h"
 #include "io/weights.h"
+#include "models/resnet.h"
 
 enum { LDM_UNET_MAX_LEVELS = 8 };
 
@@ -91,6 +92,11 @@ typedef struct ldm_unet ldm_unet;
  * value: `unet/config.json: unsupported "resnet_time_scale_shift": "scale_shift"`. */
 ldm_status ldm_unet_config_parse(const ldm_config *config, ldm_unet_config *out);
 
+/* Append every tensor the config implies (diffusers' state-dict names and
+ * shapes) to `list` (models/resnet.h), e.g. to make weights for a benchmark
+ * or to describe a checkpoint. */
+ldm_status ldm_unet_weight_specs(const ldm_config *config, ldm_spec_list *list);
+
 /* Build the UNet for `batch` samples of latent_h × latent_w and contexts of
  * `context_tokens` tokens (77): parse the config, check the weights against
  * the full list of tensors the config implies (missing, unexpected and
@@ -106,8 +112,10 @@ ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights,
 /* out [B, out_channels, h, w] = UNet(sample [B, in_channels, h, w],
  * timesteps [B] (float, as diffusers' timesteps.float()), context
  * [B, context_tokens, cross_attention_dim]), all in diffusers' layout (NCHW,
- * row-major). out may equal sample. No allocation, no I/O. LDM_ERUNTIME if a
- * kernel fails. */
+ * row-major). out may equal sample. No allocation, no I/O. The
+ * cross-attention keys and values of the context are kept between calls and
+ * recomputed only when the context's bytes change (a sampler passes the same
+ * text embedding at every step). LDM_ERUNTIME if a kernel fails. */
 ldm_status ldm_unet_forward(ldm_unet *unet, const float *sample, const float *timesteps,
                             const float *context, float *out);
 
