@@ -72,3 +72,6 @@ ldm_eval_cli_error(eval_cli_bad_model "/nonexistent/model"
                    generate --model /nonexistent/model --captions ${LDM_FIXTURES}/eval/heldout_captions.txt)
 ldm_eval_cli_error(eval_cli_save_missing "--save: /nonexistent/dir is not a directory"
                    generate --model ${LDM_FIXTURES}/tiny-ldm --captions x.txt --save /nonexistent/dir)
+
+# Caption grammar and pixel analysis on arbitrary bytes (seed corpus: tests/eval/corpus).
+ldm_fuzz_target(fuzz_eval SOURCE ${LDM_EVAL_DIR}/fuzz_eval.c LIBS ldm_eval CORPUS ${LDM_EVAL_DIR}/corpus)
