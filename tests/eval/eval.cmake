@@ -11,6 +11,9 @@ target_link_libraries(ldm_eval_run PUBLIC ldm_eval ldm_sample ldm_io)
 
 add_executable(ldm-eval ${LDM_EVAL_DIR}/ldm_eval.c)
 target_link_libraries(ldm-eval PRIVATE ldm_eval_run ldm_kernels)
+# Defaults: the model shipped in the source tree and evaluate.py's held-out captions.
+target_compile_definitions(ldm-eval PRIVATE LDM_EVAL_MODEL="${PROJECT_SOURCE_DIR}/models/ldm-shapes"
+                           LDM_EVAL_CAPTIONS="${LDM_FIXTURES}/eval/heldout_captions.txt")
 set_target_properties(ldm-eval PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
 
 # Exactness against evaluate.py (fixtures: tools/reference/make_eval_goldens.py).
@@ -60,8 +63,10 @@ ldm_eval_cli_error(eval_cli_unknown_command "unknown command \"judge\"" judge)
 ldm_eval_cli_error(eval_cli_missing_png "/nonexistent/x.png" score /nonexistent/x.png)
 ldm_eval_cli_error(eval_cli_no_files "score: no PNG files given" score --quiet)
 ldm_eval_cli_error(eval_cli_empty_dir "no .png files" score ${LDM_FIXTURES}/eval/thresholds)
-ldm_eval_cli_error(eval_cli_no_model "generate: --model is required" generate --captions x.txt)
-ldm_eval_cli_error(eval_cli_no_captions "generate: --captions is required" generate --model ${LDM_FIXTURES}/tiny-ldm)
+ldm_eval_cli_error(eval_cli_captions_missing "--captions: /nonexistent/caps.txt"
+                   generate --model ${LDM_FIXTURES}/tiny-ldm --captions /nonexistent/caps.txt)
+ldm_eval_cli_error(eval_cli_bad_seed_list "--seed-list: expected integers from 0 separated by commas, got \"1,-2\""
+                   generate --model ${LDM_FIXTURES}/tiny-ldm --seed-list 1,-2)
 ldm_eval_cli_error(eval_cli_bad_guidance "--guidance: expected numbers from 0 to 100 separated by commas, got \"5,x\""
                    generate --model ${LDM_FIXTURES}/tiny-ldm --captions x.txt --guidance 5,x)
 ldm_eval_cli_error(eval_cli_bad_seeds "--seeds: expected an integer from 1 to 1024, got \"0\""

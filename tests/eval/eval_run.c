@@ -204,7 +204,7 @@ static void print_row(FILE *f, const char *label, const char *kind, const ldm_ev
     fputc('\n', f);
 }
 
-void ldm_eval_print_table(FILE *f, const char *label, const ldm_eval_tally *t, int header)
+void ldm_eval_print_table(FILE *f, const char *label, const ldm_eval_tally *t, int header, int per_kind)
 {
     if (header) {
         fprintf(f, "| guidance | kind | images |");
@@ -216,9 +216,23 @@ void ldm_eval_print_table(FILE *f, const char *label, const ldm_eval_tally *t, i
         fputc('\n', f);
     }
     print_row(f, label, "all", t, -1);
-    for (int k = 0; k < LDM_EVAL_KINDS; k++)
+    for (int k = 0; per_kind && k < LDM_EVAL_KINDS; k++)
         if (ldm_eval_tally_judged(t, k, LDM_EVAL_ATTR_BACKGROUND) > 0)
             print_row(f, label, ldm_eval_kind_name((ldm_eval_kind)k), t, k);
+}
+
+double ldm_eval_tally_mean(const ldm_eval_tally *t)
+{
+    double sum = 0.0;
+    int n = 0;
+    for (int a = 0; a < LDM_EVAL_ATTRS; a++) {
+        double v = ldm_eval_tally_accuracy(t, -1, (ldm_eval_attr)a);
+        if (!isnan(v)) {
+            sum += v;
+            n++;
+        }
+    }
+    return n ? sum / n : NAN;
 }
 
 void ldm_eval_print_image(FILE *f, const char *label, const char *caption, const ldm_eval_analysis *an,

@@ -56,10 +56,14 @@ ldm_status ldm_eval_generate(ldm_pipeline *p, const ldm_eval_gen *g, const ldm_e
                              ldm_eval_image_fn fn, void *ctx, ldm_eval_tally *tally);
 
 /* "| guidance | kind | images | background | colour | shape | count | placement |"
- * rows: all kinds, then each kind that has images; accuracy as "%.1f%%", "-"
- * when not judged. `label` fills the first column. header != 0 prints the
- * two header lines first. */
-void ldm_eval_print_table(FILE *f, const char *label, const ldm_eval_tally *t, int header);
+ * rows: all kinds, then (per_kind != 0) each kind that has images; accuracy
+ * as "%.1f%%", "-" when not judged. `label` fills the first column.
+ * header != 0 prints the two header lines first. */
+void ldm_eval_print_table(FILE *f, const char *label, const ldm_eval_tally *t, int header, int per_kind);
+
+/* Mean of the overall accuracies of the attributes that were judged
+ * (evaluate.py picks the best guidance by this mean). NaN if none. */
+double ldm_eval_tally_mean(const ldm_eval_tally *t);
 
 /* One line: label, the five judgments (1, 0, -), the caption, what was found. */
 void ldm_eval_print_image(FILE *f, const char *label, const char *caption, const ldm_eval_analysis *an,

@@ -4,9 +4,13 @@
  *   ldm-eval score [--quiet] PATH...
  *       PATH: a PNG written by `ldm txt2img` (its "prompt" text is the
  *       caption) or a directory of them (*.png, by name).
- *   ldm-eval generate --model DIR --captions FILE [--per-kind N] [--seeds N]
- *       [--guidance G[,G...]] [--steps N] [--batch N] [--threads N]
- *       [--scheduler ddim|pndm|lms] [--height H --width W] [--save DIR] [--quiet]
+ *   ldm-eval generate [--model DIR] [--captions FILE] [--per-kind N]
+ *       [--seeds N | --seed-list S[,S...]] [--guidance G[,G...]] [--steps N]
+ *       [--batch N] [--threads N] [--scheduler ddim|pndm|lms]
+ *       [--height H --width W] [--save DIR] [--quiet]
+ *       --model defaults to the source tree's models/ldm-shapes, --captions to
+ *       its tests/fixtures/eval/heldout_captions.txt (evaluate.py's held-out
+ *       captions): `ldm-eval generate` alone is evaluate.py's default run.
  *
  * Prints one line per image (unless --quiet), then the accuracy table.
  * Exit 0 done, 1 bad input (the message names the file or flag), 2 runtime.
@@ -28,12 +32,15 @@ enum { MAX_GUIDANCE = 16, MAX_SEEDS = 1024 };
 
 static const char usage[] =
     "usage: ldm-eval score [--quiet] PATH...\n"
-    "       ldm-eval generate --model DIR --captions FILE [--per-kind N] [--seeds N]\n"
-    "                [--guidance G[,G...]] [--steps N] [--batch N] [--threads N]\n"
-    "                [--scheduler NAME] [--height H --width W] [--save DIR] [--quiet]\n"
+    "       ldm-eval generate [--model DIR] [--captions FILE] [--per-kind N]\n"
+    "                [--seeds N | --seed-list S[,S...]] [--guidance G[,G...]] [--steps N]\n"
+    "                [--batch N] [--threads N] [--scheduler NAME] [--height H --width W]\n"
+    "                [--save DIR] [--quiet]\n"
     "Judges images of ldm-shapes captions by the rules of tools/train/evaluate.py.\n"
-    "generate defaults: all captions, 2 seeds (0, 1), guidance 1,3,5,7, 50 steps,\n"
-    "batch 8, the folder's scheduler and size, threads from OMP_NUM_THREADS or all cores.\n";
+    "generate defaults (evaluate.py's): --model " LDM_EVAL_MODEL "\n"
+    "  --captions " LDM_EVAL_CAPTIONS "\n"
+    "  all captions, seeds 0 and 1, guidance 1,3,5,7, 50 steps; batch 8, the folder's\n"
+    "  scheduler and size, threads from OMP_NUM_THREADS or all cores.\n";
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -124,7 +131,7 @@ static ldm_status cmd_score(int argc, char **argv)
     }
     if (count == 0)
         return ldm_error(LDM_EINPUT, "score: no PNG files given");
-    ldm_eval_print_table(stdout, "-", &t, 1);
+    ldm_eval_print_table(stdout, "-", &t, 1, 1);
     return LDM_OK;
 }
 
@@ -132,9 +139,10 @@ static ldm_status cmd_score(int argc, char **argv)
 
 typedef struct gen_args {
     const char *model, *captions, *scheduler, *save;
-    long per_kind, seeds, steps, batch, threads, height, width;
+    long per_kind, steps, batch, threads, height, width;
     double guidance[MAX_GUIDANCE];
-    int n_guidance, quiet;
+    uint64_t seeds[MAX_SEEDS];
+    int n_guidance, n_seeds, quiet;
 } gen_args;
 
 static ldm_status parse_long(const char *flag, const char *v, long lo, long hi, long *out)
@@ -167,10 +175,31 @@ static ldm_status parse_guidance(const char *v, gen_args *a)
     return LDM_OK;
 }
 
+static ldm_status parse_seed_list(const char *v, gen_args *a)
+{
+    a->n_seeds = 0;
+    for (const char *p = v; *p;) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long s = strtoull(p, &end, 10);
+        if (errno || end == p || *p == '-' || (*end && *end != ','))
+            return ldm_error(LDM_EINPUT, "--seed-list: expected integers from 0 separated by commas, got \"%s\"", v);
+        if (a->n_seeds == MAX_SEEDS)
+            return ldm_error(LDM_EINPUT, "--seed-list: at most %d values", MAX_SEEDS);
+        a->seeds[a->n_seeds++] = (uint64_t)s;
+        p = *end ? end + 1 : end;
+    }
+    if (a->n_seeds == 0)
+        return ldm_error(LDM_EINPUT, "--seed-list: no value");
+    return LDM_OK;
+}
+
 static ldm_status parse_gen(int argc, char **argv, gen_args *a)
 {
     ldm_status st = LDM_OK;
-    *a = (gen_args){ .seeds = 2, .steps = 50, .batch = 8, .guidance = { 1, 3, 5, 7 }, .n_guidance = 4 };
+    *a = (gen_args){ .model = LDM_EVAL_MODEL, .captions = LDM_EVAL_CAPTIONS, .steps = 50, .batch = 8,
+                     .guidance = { 1, 3, 5, 7 }, .n_guidance = 4, .seeds = { 0, 1 }, .n_seeds = 2 };
+    long n_seeds = 0;
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
         if (strcmp(f, "--quiet") == 0) {
@@ -187,7 +216,8 @@ static ldm_status parse_gen(int argc, char **argv, gen_args *a)
         else if (strcmp(f, "--scheduler") == 0) a->scheduler = v;
         else if (strcmp(f, "--save") == 0) a->save = v;
         else if (strcmp(f, "--per-kind") == 0) LDM_CHECK(parse_long(f, v, 0, INT_MAX, &a->per_kind));
-        else if (strcmp(f, "--seeds") == 0) LDM_CHECK(parse_long(f, v, 1, MAX_SEEDS, &a->seeds));
+        else if (strcmp(f, "--seeds") == 0) LDM_CHECK(parse_long(f, v, 1, MAX_SEEDS, &n_seeds));
+        else if (strcmp(f, "--seed-list") == 0) LDM_CHECK(parse_seed_list(v, a));
         else if (strcmp(f, "--steps") == 0) LDM_CHECK(parse_long(f, v, 1, 1000, &a->steps));
         else if (strcmp(f, "--batch") == 0) LDM_CHECK(parse_long(f, v, 1, 256, &a->batch));
         else if (strcmp(f, "--threads") == 0) LDM_CHECK(parse_long(f, v, 1, 4096, &a->threads));
@@ -196,10 +226,11 @@ static ldm_status parse_gen(int argc, char **argv, gen_args *a)
         else if (strcmp(f, "--guidance") == 0) LDM_CHECK(parse_guidance(v, a));
         else return ldm_error(LDM_EINPUT, "generate: unknown option \"%s\"", f);
     }
-    if (!a->model)
-        return ldm_error(LDM_EINPUT, "generate: --model is required");
-    if (!a->captions)
-        return ldm_error(LDM_EINPUT, "generate: --captions is required");
+    if (n_seeds > 0) { /* evaluate.py's --seeds N: 0..N-1 */
+        for (long s = 0; s < n_seeds; s++)
+            a->seeds[s] = (uint64_t)s;
+        a->n_seeds = (int)n_seeds;
+    }
     if (a->save && !ldm_is_dir(a->save))
         return ldm_error(LDM_EINPUT, "--save: %s is not a directory", a->save);
 cleanup:
@@ -245,7 +276,6 @@ static ldm_status cmd_generate(int argc, char **argv)
     gen_args a;
     ldm_eval_captions caps = { 0 };
     ldm_pipeline *p = NULL;
-    uint64_t seeds[MAX_SEEDS];
     LDM_CHECK(parse_gen(argc, argv, &a));
     long threads = a.threads;
     if (threads <= 0 && getenv("OMP_NUM_THREADS"))
@@ -257,15 +287,13 @@ static ldm_status cmd_generate(int argc, char **argv)
         goto cleanup;
     }
     LDM_CHECK(ldm_pipeline_open(a.model, &p));
-    for (long s = 0; s < a.seeds; s++)
-        seeds[s] = (uint64_t)s;
     const char *sched = ldm_pipeline_scheduler_name(p, a.scheduler);
-    printf("model %s: %d captions x %ld seeds, %ld steps %s, eta 0, %ld threads\n", a.model, caps.n,
-           a.seeds, a.steps, sched, threads);
+    printf("model %s: %d captions x %d seeds, %ld steps %s, eta 0, %ld threads\n", a.model, caps.n,
+           a.n_seeds, a.steps, sched, threads);
     ldm_eval_tally tallies[MAX_GUIDANCE];
     for (int gi = 0; gi < a.n_guidance; gi++) {
         ldm_eval_gen g = { .model_dir = a.model, .steps = (int)a.steps, .guidance = a.guidance[gi],
-                           .seeds = seeds, .n_seeds = (int)a.seeds, .scheduler = a.scheduler,
+                           .seeds = a.seeds, .n_seeds = a.n_seeds, .scheduler = a.scheduler,
                            .batch = (int)a.batch, .height = (int)a.height, .width = (int)a.width };
         gen_ctx ctx = { .a = &a, .caps = &caps, .guidance = a.guidance[gi], .scheduler_name = sched };
         memset(&tallies[gi], 0, sizeof tallies[gi]);
@@ -273,16 +301,20 @@ static ldm_status cmd_generate(int argc, char **argv)
         LDM_CHECK(ctx.st);
         char label[32];
         snprintf(label, sizeof label, "%g", a.guidance[gi]);
-        ldm_eval_print_table(stdout, label, &tallies[gi], 1);
+        ldm_eval_print_table(stdout, label, &tallies[gi], 1, 1);
         fflush(stdout);
     }
     if (a.n_guidance > 1) {
+        int best = 0;
         printf("\nall guidance values:\n");
         for (int gi = 0; gi < a.n_guidance; gi++) {
             char label[32];
             snprintf(label, sizeof label, "%g", a.guidance[gi]);
-            ldm_eval_print_table(stdout, label, &tallies[gi], gi == 0);
+            ldm_eval_print_table(stdout, label, &tallies[gi], gi == 0, 0);
+            if (ldm_eval_tally_mean(&tallies[gi]) > ldm_eval_tally_mean(&tallies[best]))
+                best = gi; /* first of equals, as Python's max() */
         }
+        printf("best guidance %g (mean accuracy %.3f)\n", a.guidance[best], ldm_eval_tally_mean(&tallies[best]));
     }
 cleanup:
     ldm_pipeline_close(&p);

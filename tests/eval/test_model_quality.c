@@ -138,7 +138,7 @@ int main(void)
     CHECK_MSG(st == LDM_OK, "%s", ldm_error_message());
     char label[32];
     snprintf(label, sizeof label, "%g", set.guidance);
-    ldm_eval_print_table(stdout, label, &t, 1);
+    ldm_eval_print_table(stdout, label, &t, 1, 1);
     printf("%.1f s\n", (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     CHECK(ldm_eval_tally_judged(&t, -1, LDM_EVAL_ATTR_BACKGROUND) == (int64_t)caps.n * set.seeds);
     for (int a = 0; a < LDM_EVAL_ATTRS; a++) {
