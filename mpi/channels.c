@@ -118,18 +118,22 @@ cleanup:
     return st;
 }
 
-/* Copy slice r between its packed block and its columns of the full tensor. */
-static void copy_slice(const ldm_channels *p, int r, float *full, float *packed, int to_full)
+/* Slice r: packed block [pixels, C_r] → its columns of full [pixels, C]. */
+static void unpack_slice(const ldm_channels *p, int r, float *full, const float *packed)
+{
+    int64_t c0 = p->starts[r], cr = p->starts[r + 1] - c0;
+    const float *block = packed + p->displs[r];
+    for (int64_t i = 0; i < p->pixels; i++)
+        memcpy(full + i * p->c + c0, block + i * cr, (size_t)cr * sizeof(float));
+}
+
+/* Slice r: columns of full [pixels, C] → packed block [pixels, C_r]. */
+static void pack_slice(const ldm_channels *p, int r, float *packed, const float *full)
 {
     int64_t c0 = p->starts[r], cr = p->starts[r + 1] - c0;
     float *block = packed + p->displs[r];
-    size_t bytes = (size_t)cr * sizeof(float);
-    for (int64_t i = 0; i < p->pixels; i++) {
-        if (to_full)
-            memcpy(full + i * p->c + c0, block + i * cr, bytes);
-        else
-            memcpy(block + i * cr, full + i * p->c + c0, bytes);
-    }
+    for (int64_t i = 0; i < p->pixels; i++)
+        memcpy(block + i * cr, full + i * p->c + c0, (size_t)cr * sizeof(float));
 }
 
 ldm_status ldm_channels_allgather(ldm_channels *p, const float *local, float *full)
@@ -149,7 +153,7 @@ ldm_status ldm_channels_allgather(ldm_channels *p, const float *local, float *fu
     if (st != LDM_OK)
         return st;
     for (int r = 0; r < p->size; r++)
-        copy_slice(p, r, full, p->scratch, 1);
+        unpack_slice(p, r, full, p->scratch);
     return LDM_OK;
 }
 
@@ -160,7 +164,7 @@ ldm_status ldm_channels_reduce_scatter(ldm_channels *p, const float *partial, fl
         return LDM_OK;
     }
     for (int r = 0; r < p->size; r++)
-        copy_slice(p, r, (float *)partial, p->scratch, 0);
+        pack_slice(p, r, p->scratch, partial);
     return ldm_mpi_check(MPI_Reduce_scatter(p->scratch, local, p->counts, MPI_FLOAT, MPI_SUM,
                                             p->comm),
                          "channel reduce-scatter: MPI_Reduce_scatter");

@@ -30,11 +30,11 @@ ldm_status ldm_mpi_check(int mpi_rc, const char *what)
 ldm_status ldm_mpi_allreduce_sum(MPI_Comm comm, float *buf, int64_t count)
 {
     int n = 0;
-    ldm_status st = ldm_mpi_count((size_t)(count < 0 ? 0 : count), &n);
-    if (st != LDM_OK)
-        return st;
     if (count < 0)
         return ldm_error(LDM_EINPUT, "allreduce: negative count %lld", (long long)count);
+    ldm_status st = ldm_mpi_count((size_t)count, &n);
+    if (st != LDM_OK)
+        return st;
     return ldm_mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_FLOAT, MPI_SUM, comm),
                          "allreduce: MPI_Allreduce");
 }
