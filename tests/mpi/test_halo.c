@@ -7,12 +7,15 @@
  * single-rank convolution: 3×3 stride 1 (padding 1), stride 2 padding 1, and
  * diffusers' Downsample2D padding 0 = (0, 1, 0, 1), for even, odd and uneven
  * heights. Also checks the strip rule of halo.h (boundaries halve from one
- * level to the next) and the error for strips too thin for their halo.
+ * level to the next; nearest upsampling, also to forced odd sizes, reads
+ * only its own coarse strip; a distributed 2× upsampling equals the global
+ * one) and the error for strips too thin for their halo.
  * Expected: "N ranks: P passed, 0 failed" at np 1-4. */
 #include <stdlib.h>
 
 #include "core/alloc.h"
 #include "kernels/conv2d.h"
+#include "kernels/resample.h"
 #include "mpi/halo.h"
 #include "mpi/util.h"
 #include "mpi_harness.h"
@@ -141,6 +144,23 @@ static void test_strip_rule(void)
             CHECK_MSG(ok, "strip rule fails for h %lld, %d parts", (long long)h, parts);
         }
     }
+    /* Nearest resize to a forced size (the UNet's odd skip sizes): fine row y
+     * reads coarse row ⌊y·hc/hf⌋; every row of fine strip i must read inside
+     * coarse strip i, with hc = ceil(hf/2) and align 2 above align 1. */
+    for (int64_t hf = 2; hf <= 70; hf++) {
+        const int64_t hc = (hf + 1) / 2;
+        for (int parts = 1; parts <= 5 && parts <= hc; parts++) {
+            int ok = 1;
+            for (int i = 0; i < parts; i++) {
+                int64_t f0, f1, c0, c1;
+                ldm_mpi_partition(hf, parts, i, 2, &f0, &f1);
+                ldm_mpi_partition(hc, parts, i, 1, &c0, &c1);
+                for (int64_t y = f0; y < f1; y++)
+                    ok = ok && y * hc / hf >= c0 && y * hc / hf < c1;
+            }
+            CHECK_MSG(ok, "forced nearest resize to %lld rows, %d parts", (long long)hf, parts);
+        }
+    }
     int64_t above, below;
     ldm_halo_conv_rows(3, 1, 1, &above, &below);
     CHECK(above == 1 && below == 1);
@@ -150,6 +170,39 @@ static void test_strip_rule(void)
     CHECK(above == 0 && below == 1);
     ldm_halo_conv_rows(1, 1, 0, &above, &below);
     CHECK(above == 0 && below == 0);
+}
+
+/* Nearest 2× upsampling of a coarse strip (align 1) is exactly the fine
+ * strip (align 2) of the global upsampling: no halo. */
+static void test_upsample(int64_t hc)
+{
+    enum { W = 3, C = 2 };
+    const int64_t hf = 2 * hc;
+    if (hc < ldm_mpi_test_size)
+        return;
+    float *x = malloc(sizeof(float) * (size_t)(N * hc * W * C));
+    float *y = malloc(sizeof(float) * (size_t)(N * hf * 2 * W * C));
+    ldm_mpi_test_fill(x, N * hc * W * C, 5, 0.0f);
+    ldm_upsample_nearest2x(y, x, N, C, hc, W, LDM_LAYOUT_NHWC);
+    int64_t c0, c1, f0, f1;
+    ldm_mpi_partition(hc, ldm_mpi_test_size, ldm_mpi_test_rank, 1, &c0, &c1);
+    ldm_mpi_partition(hf, ldm_mpi_test_size, ldm_mpi_test_rank, 2, &f0, &f1);
+    CHECK(f0 == 2 * c0 && f1 == 2 * c1);
+    const int64_t rin = W * C, rout = 2 * W * C, rows = c1 - c0;
+    float *xs = malloc(sizeof(float) * (size_t)(N * rows * rin));
+    float *ys = malloc(sizeof(float) * (size_t)(N * 2 * rows * rout));
+    for (int64_t b = 0; b < N; b++)
+        memcpy(xs + b * rows * rin, x + (b * hc + c0) * rin, sizeof(float) * (size_t)(rows * rin));
+    ldm_upsample_nearest2x(ys, xs, N, C, rows, W, LDM_LAYOUT_NHWC);
+    int same = 1;
+    for (int64_t b = 0; b < N; b++)
+        same = same && memcmp(ys + b * 2 * rows * rout, y + (b * hf + f0) * rout,
+                              sizeof(float) * (size_t)(2 * rows * rout)) == 0;
+    CHECK_MSG(same, "upsampled strip of %lld coarse rows differs", (long long)hc);
+    free(x);
+    free(y);
+    free(xs);
+    free(ys);
 }
 
 static void test_errors(int size)
@@ -182,6 +235,8 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i]);
+    test_upsample(4);
+    test_upsample(7);
     test_errors(ldm_mpi_test_size);
     return ldm_mpi_test_finish();
 }
