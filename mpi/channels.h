@@ -54,7 +54,7 @@ ldm_status ldm_channels_allgather(ldm_channels *p, const float *local, float *fu
  * own). One rank: a copy. */
 ldm_status ldm_channels_reduce_scatter(ldm_channels *p, const float *partial, float *local);
 
-/* The method in use (never AUTO). */
+/* Local. The method in use (never AUTO). */
 ldm_channels_method ldm_channels_method_of(const ldm_channels *p);
 
 /* Local. NULL is fine; *p becomes NULL. */

@@ -44,7 +44,7 @@ typedef struct ldm_grid_options {
     int cfg_parallel;  /* --cfg-parallel: 1; 0 = off; -1 = choose */
 } ldm_grid_options;
 
-/* The options before any flag: everything chosen. */
+/* Local. The options before any flag: everything chosen. */
 void ldm_grid_options_init(ldm_grid_options *opts);
 
 /* The sizes a layout must respect (the caller reads them from the models). */

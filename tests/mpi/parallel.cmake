@@ -16,3 +16,4 @@ target_link_libraries(bench_mpi_linear PRIVATE ldm_kernels ldm_mpi ldm_core MPI:
 add_executable(bench_mpi_channels ${LDM_MPI_TESTS}/bench_channels.c)
 target_include_directories(bench_mpi_channels PRIVATE ${PROJECT_SOURCE_DIR}/tests)
 target_link_libraries(bench_mpi_channels PRIVATE ldm_mpi ldm_core MPI::MPI_C m)
+ldm_mpi_test(test_mpi_failures SOURCES ${LDM_MPI_TESTS}/test_failures.c)

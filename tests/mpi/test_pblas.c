@@ -1,7 +1,7 @@
 /* test_pblas: ScaLAPACK linear layers = a naive single-rank GEMM.
  *
  * y = x · wᵀ + b through a BLACS grid over the world (squarest, 1 × P and
- * P × 1), block-cyclic matrices (blocks 2 and 3), psgemm_; x replicated
+ * P × 1) and over two halves of it at once (grids of sub-communicators), block-cyclic matrices (blocks 2 and 3), psgemm_; x replicated
  * (each rank copies its blocks) and distributed (the y of a first layer fed
  * to a second). Results gathered with ldm_pblas_matrix_get must match a
  * double-precision reference within 1e-5 relative; the local index maps must
@@ -39,8 +39,11 @@ static double worst_rel(const float *a, const float *e, int64_t count)
     return diff / scale;
 }
 
-static void run(int nprow, int npcol, int block)
+static void run(MPI_Comm comm, int nprow, int npcol, int block)
 {
+    int crank = 0, csize = 1;
+    MPI_Comm_rank(comm, &crank);
+    MPI_Comm_size(comm, &csize);
     enum { M = 7, K = 11, N = 9, N2 = 5 };
     float x[M * K], w[N * K], b[N], w2[N2 * N], y[M * N], y2[M * N2], got[M * N], got2[M * N2];
     ldm_mpi_test_fill(x, M * K, 41, 0.0f);
@@ -53,12 +56,12 @@ static void run(int nprow, int npcol, int block)
     ldm_pblas_grid *g = NULL;
     ldm_pblas_matrix *X = NULL, *W = NULL, *Y = NULL, *W2 = NULL, *Y2 = NULL;
     ldm_error_clear();
-    ldm_status st = ldm_pblas_grid_create(MPI_COMM_WORLD, nprow, npcol, &g);
+    ldm_status st = ldm_pblas_grid_create(comm, nprow, npcol, &g);
     CHECK_MSG(st == LDM_OK, "%s", ldm_error_message());
     if (st != LDM_OK)
         return;
-    CHECK(g->nprow * g->npcol == ldm_mpi_test_size);
-    CHECK(g->myrow * g->npcol + g->mycol == ldm_mpi_test_rank);
+    CHECK(g->nprow * g->npcol == csize);
+    CHECK(g->myrow * g->npcol + g->mycol == crank);
     CHECK(ldm_pblas_matrix_create(g, M, K, block, block, &X) == LDM_OK);
     CHECK(ldm_pblas_matrix_create(g, N, K, block, block, &W) == LDM_OK);
     CHECK(ldm_pblas_matrix_create(g, M, N, block, block, &Y) == LDM_OK);
@@ -72,7 +75,7 @@ static void run(int nprow, int npcol, int block)
     for (int64_t i = 0; i < W->local_rows; i++)
         for (int64_t j = 0; j < W->local_cols; j++)
             owned[ldm_pblas_global_row(W, i) * K + ldm_pblas_global_col(W, j)]++;
-    MPI_Allreduce(owned, total, N * K, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(owned, total, N * K, MPI_INT, MPI_SUM, comm);
     int once = 1;
     for (int i = 0; i < N * K; i++)
         once = once && total[i] == 1;
@@ -131,9 +134,14 @@ static void run_split(void)
 int main(int argc, char **argv)
 {
     ldm_mpi_test_init(&argc, &argv);
-    run(0, 0, 2);
-    run(1, ldm_mpi_test_size, 3);
-    run(ldm_mpi_test_size, 1, 2);
+    run(MPI_COMM_WORLD, 0, 0, 2);
+    run(MPI_COMM_WORLD, 1, ldm_mpi_test_size, 3);
+    run(MPI_COMM_WORLD, ldm_mpi_test_size, 1, 2);
+    /* Grids over sub-communicators (groups): even and odd world ranks. */
+    MPI_Comm half;
+    MPI_Comm_split(MPI_COMM_WORLD, ldm_mpi_test_rank % 2, ldm_mpi_test_rank, &half);
+    run(half, 0, 0, 2);
+    MPI_Comm_free(&half);
     run_split();
     ldm_pblas_grid *g = NULL;
     CHECK_FAILS_WITH(ldm_pblas_grid_create(MPI_COMM_WORLD, ldm_mpi_test_size + 1, 1, &g),
