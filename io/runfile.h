@@ -175,8 +175,8 @@ const ldm_runfile_timings *ldm_runfile_get_timings(const ldm_runfile *rf, int64_
 ldm_status ldm_runfile_checkpoint_write(ldm_runfile *rf, const ldm_runfile_slot *slots, int n);
 
 /* COLLECTIVE. Read the committed checkpoint of each of this rank's n items
- * into the caller's buffers and set slots[k].step. An item without one
- * (pending) is LDM_EINPUT. */
+ * into the caller's buffers and set slots[k].step to the step it holds (for
+ * a done item: its last checkpoint). An item without one is LDM_EINPUT. */
 ldm_status ldm_runfile_checkpoint_read(ldm_runfile *rf, ldm_runfile_slot *slots, int n);
 
 /* COLLECTIVE. Store trajectory frames (no flush of its own: a frame counts

@@ -196,7 +196,7 @@ static ldm_status check_slot(ldm_runfile *rf, const ldm_runfile_slot *s, const c
     if (writing && p->state == LDM_RUNFILE_DONE)
         return ldm_error(LDM_EINPUT, "%s: %s: item %lld is already done", rf->path, what,
                          (long long)s->item);
-    if (!writing && p->state == LDM_RUNFILE_PENDING)
+    if (!writing && p->slot < 0)
         return ldm_error(LDM_EINPUT, "%s: %s: item %lld has no checkpoint", rf->path, what,
                          (long long)s->item);
     if (writing && (s->step < 1 || s->step > it->steps))
@@ -264,8 +264,8 @@ static ldm_status checkpoint_read_round(ldm_runfile *rf, int32_t g, int k, void 
                             bytes ? s->scheduler_state : NULL));
     LDM_CHECK(rf_read_block(rf, rf->rng, "/checkpoint/rng", 4, rs, rc, H5T_NATIVE_UINT32,
                             s ? s->rng : NULL));
-    if (s)
-        s->step = rf->progress_table[s->item].step;
+    if (s) /* the slot's own step: for a done item, its last checkpoint */
+        s->step = rf->steps_written[2 * s->item + slot];
 cleanup:
     return st;
 }

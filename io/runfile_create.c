@@ -1,6 +1,7 @@
 /* runfile_create.c — ldm_runfile_create: build the whole file, every dataset
  * allocated and zero-filled, under "<path>.creating"; rename it into place. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,6 @@ static hid_t make_dcpl(void)
 typedef struct builder {
     ldm_runfile *rf;
     hid_t dcpl, gcpl;
-    double bytes; /* raw data allocated so far */
 } builder;
 
 static ldm_status make_group(builder *b, const char *name)
@@ -177,10 +177,6 @@ static ldm_status make_dataset(builder *b, const char *name, hid_t type, int ndi
     ldm_status local = LDM_OK;
     char what[160];
     snprintf(what, sizeof what, "creating dataset %s", name);
-    double bytes = (double)H5Tget_size(type);
-    for (int d = 0; d < ndims; d++)
-        bytes *= (double)dims[d];
-    b->bytes += bytes;
     hid_t space = H5Screate_simple(ndims, dims, NULL);
     *out = space < 0 ? -1 : H5Dcreate2(b->rf->file, name, type, space, H5P_DEFAULT, b->dcpl, H5P_DEFAULT);
     if (*out < 0)
@@ -480,12 +476,70 @@ cleanup:
     return st;
 }
 
-/* COLLECTIVE. Build the complete file at `tmp`; *bytes gets the raw size. */
+static size_t longest(const ldm_runfile_item *items, int64_t n, size_t field)
+{
+    size_t len = 1;
+    for (int64_t i = 0; i < n; i++) {
+        const char *s = *(const char *const *)((const char *)&items[i] + field);
+        if (s && strlen(s) > len)
+            len = strlen(s);
+    }
+    return len;
+}
+
+/* The file's size, over-estimated a little: the raw data of every dataset
+ * (known exactly) plus room for HDF5's metadata (object headers, group
+ * B-trees and heaps, attributes). */
+static double estimate_bytes(const ldm_runfile *rf, const ldm_runfile_spec *spec,
+                             const ldm_runfile_item *items, int64_t n)
+{
+    double N = (double)n, objects = 24;
+    double bytes = N * (double)(longest(items, n, offsetof(ldm_runfile_item, prompt)) +
+                                longest(items, n, offsetof(ldm_runfile_item, negative_prompt)) +
+                                longest(items, n, offsetof(ldm_runfile_item, scheduler)));
+    bytes += N * (8 + 8 + 8 + 8 + 4 + 4 + 4 + 12 + 8 + 4 + 8); /* numeric /items */
+    bytes += N * (12 + 48 + 8);                                  /* progress, timings, slot_step */
+    bytes += N * 2 * spec->rng_streams * (double)spec->rng_words * 4;
+    for (int32_t g = 0; g < rf->n_groups; g++) {
+        const rf_group *grp = &rf->groups[g];
+        double lat = (double)grp->latent[0] * grp->latent[1] * grp->latent[2] * 4;
+        bytes += (double)grp->count * (2 * lat + 2 * (double)grp->sched_bytes +
+                                       (double)grp->height * grp->width * 3);
+        if (spec->trajectory_every > 0)
+            bytes += (double)grp->count * grp->frames * lat;
+        objects += 5;
+    }
+    bytes += 65536 + 4096 * objects;
+    bytes += 2.0 * (strlen(spec->command_line ? spec->command_line : "") +
+                    strlen(spec->model->manifest ? spec->model->manifest : ""));
+    return bytes;
+}
+
+/* Rank 0 reserves the space before HDF5 writes anything: a file that does
+ * not fit fails here, cleanly, instead of half-way through with HDF5's
+ * metadata cache unable to flush. (HDF5 truncates the file again when it
+ * creates it; the reservation is a check, not a guarantee against a
+ * concurrent writer.) */
+static ldm_status reserve(const char *path, const char *tmp, double bytes)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return ldm_error(LDM_ERUNTIME, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    int err = posix_fallocate(fd, 0, (off_t)bytes);
+    close(fd);
+    unlink(tmp);
+    if (err != 0)
+        return ldm_error(LDM_ERUNTIME, "%s: cannot reserve %.1f MiB for the run file: %s", path,
+                         bytes / 1048576.0, strerror(err));
+    return LDM_OK;
+}
+
+/* COLLECTIVE. Build the complete file at `tmp`. */
 static ldm_status build(ldm_runfile *rf, const char *tmp, const ldm_runfile_spec *spec,
-                        const ldm_runfile_item *items, int64_t n, double *bytes)
+                        const ldm_runfile_item *items, int64_t n)
 {
     ldm_status st = LDM_OK;
-    builder b = { rf, -1, -1, 0 };
+    builder b = { rf, -1, -1 };
     hid_t fapl = rf_fapl(rf->comm);
     b.dcpl = make_dcpl();
     b.gcpl = H5Pcreate(H5P_GROUP_CREATE);
@@ -505,7 +559,6 @@ static ldm_status build(ldm_runfile *rf, const char *tmp, const ldm_runfile_spec
     LDM_CHECK(write_status_and_slots(&b, spec, items, n));
     LDM_CHECK(rf_flush(rf));
 cleanup:
-    *bytes = b.bytes;
     if (fapl >= 0)
         H5Pclose(fapl);
     if (b.dcpl >= 0)
@@ -522,7 +575,6 @@ ldm_status ldm_runfile_create(MPI_Comm comm, const char *path, const ldm_runfile
     ldm_status st = LDM_OK;
     ldm_runfile *rf = NULL;
     char *tmp = NULL;
-    double bytes = 0;
     int renamed = 0, quiet = 1;
     rf_quiet q;
     rf_quiet_begin(&q);
@@ -543,15 +595,17 @@ ldm_status ldm_runfile_create(MPI_Comm comm, const char *path, const ldm_runfile
     /* The items are borrowed while building (assign_groups reads them). */
     rf->items = (ldm_runfile_item *)items;
     rf->count = n;
-    LDM_CHECK(rf_assign_groups(rf, spec->trajectory_every));
-    st = build(rf, tmp, spec, items, n, &bytes);
+    LDM_CHECK(rf_agree(rf->comm, rf_assign_groups(rf, spec->trajectory_every)));
+    double estimate = estimate_bytes(rf, spec, items, n);
+    st = rf_agree(rf->comm, rf->rank == 0 ? reserve(path, tmp, estimate) : LDM_OK);
+    if (st == LDM_OK)
+        st = build(rf, tmp, spec, items, n);
     rf->items = NULL;
     rf->count = 0;
     if (st == LDM_OK)
         st = ldm_runfile_close(&rf); /* checked: the final flush must succeed too */
     if (st != LDM_OK) {
-        ldm_error_context("%s: could not create the run file (%.1f MiB preallocated so far): ",
-                          path, bytes / 1048576.0);
+        ldm_error_context("could not create the run file: ");
         goto cleanup;
     }
     /* Rename into place: <path> only ever names a complete file, and an old
@@ -567,6 +621,14 @@ ldm_status ldm_runfile_create(MPI_Comm comm, const char *path, const ldm_runfile
     st = ldm_runfile_open(comm, path, 1, spec->model, out);
 cleanup:
     if (rf) {
+        /* After a full disk, closing must still flush HDF5's metadata: free
+         * the space first (the file is going anyway), or the close fails
+         * and leaves the file open inside HDF5. */
+        if (tmp && rf->file >= 0) {
+            if (rf->rank == 0 && truncate(tmp, 0) != 0)
+                (void)0; /* nothing more to do: unlink follows */
+            MPI_Barrier(rf->comm);
+        }
         rf->items = NULL;
         rf->count = 0;
         rf_handle_free(rf);

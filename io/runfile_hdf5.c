@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
 
 #include "runfile_impl.h"
 
@@ -28,25 +30,61 @@ typedef struct innermost {
     int found;
 } innermost;
 
+static int contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
 static herr_t take_innermost(unsigned n, const H5E_error2_t *e, void *data)
 {
     innermost *in = data;
     if (n == 0 && e && e->desc) {
         char minor[160] = "";
         H5Eget_msg(e->min_num, NULL, minor, sizeof minor);
-        snprintf(in->text, sizeof in->text, "%s%s%s", e->desc, minor[0] ? " — " : "", minor);
+        /* "file write failed" needs no "Write failed" after it. */
+        if (minor[0] && contains_nocase(e->desc, minor))
+            minor[0] = '\0';
+        snprintf(in->text, sizeof in->text, "%s%s%s", e->desc, minor[0] ? ": " : "", minor);
         in->found = 1;
     }
     return 0;
 }
 
-ldm_status rf_h5_error(const char *path, const char *what)
+const char *rf_h5_detail(char *buf, size_t len)
 {
     innermost in = { "", 0 };
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost, &in);
     H5Eclear2(H5E_DEFAULT);
-    return ldm_error(LDM_ERUNTIME, "%s: %s failed: %s", path, what,
-                     in.found ? in.text : "HDF5 error (no detail)");
+    snprintf(buf, len, "%s", in.found ? in.text : "HDF5 error (no detail)");
+    return buf;
+}
+
+/* HDF5 reports a short MPI-IO write as "Write failed" without the cause;
+ * the usual cause is a full file system, which statvfs can confirm. */
+static const char *space_note(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
+    struct statvfs sv;
+    if (statvfs(dir, &sv) == 0 && sv.f_bavail == 0)
+        return " (No space left on device: the file system is full)";
+    return "";
+}
+
+ldm_status rf_h5_error(const char *path, const char *what)
+{
+    char detail[512];
+    rf_h5_detail(detail, sizeof detail);
+    return ldm_error(LDM_ERUNTIME, "%s: %s failed: %s%s", path, what, detail, space_note(path));
 }
 
 ldm_status rf_agree(MPI_Comm comm, ldm_status local)

@@ -75,6 +75,8 @@ typedef struct rf_quiet {
 void rf_quiet_begin(rf_quiet *q);
 void rf_quiet_end(const rf_quiet *q);
 
+/* The innermost HDF5 error message into buf (and the stack cleared). */
+const char *rf_h5_detail(char *buf, size_t len);
 /* LDM_ERUNTIME "<path>: <what> failed: <innermost HDF5/MPI message>". */
 ldm_status rf_h5_error(const char *path, const char *what);
 

@@ -307,8 +307,12 @@ ldm_status ldm_runfile_open(MPI_Comm comm, const char *path, int writable,
     ldm_status local = LDM_OK;
     if (fapl < 0)
         local = rf_h5_error(path, "setting up MPI-IO file access");
-    else if ((rf->file = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl)) < 0)
-        local = rf_h5_error(path, "opening");
+    else if ((rf->file = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl)) < 0) {
+        /* An HDF5 signature HDF5 cannot open beyond: a damaged file. */
+        char detail[512];
+        local = ldm_error(LDM_EINPUT, "%s: not an ldm run file (HDF5 cannot open it: %s)", path,
+                          rf_h5_detail(detail, sizeof detail));
+    }
     LDM_CHECK(rf_agree(rf->comm, local));
     LDM_CHECK(rf_agree(rf->comm, read_attributes(rf, expect)));
     rf->count = rf->info.count;

@@ -16,3 +16,12 @@ foreach(np 1 2 3 4)
   set_tests_properties(test_runfile_np${np} PROPERTIES LABELS "mpi" SKIP_RETURN_CODE 77
                        PROCESSORS ${np} ENVIRONMENT "OMP_NUM_THREADS=1")
 endforeach()
+
+# Kill -9 at every write point (fork + singleton MPI children; needs no
+# mpirun except for its 2-rank part, given the launcher as argument).
+ldm_c_test(test_runfile_crash SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_runfile_crash.c
+           LIBS ldm_io MPI::MPI_C HDF5::HDF5 LABELS unit ARGS ${MPIEXEC_EXECUTABLE})
+
+# Full file system: mounts a 4 MiB tmpfs (skipped where mounting is not allowed).
+ldm_c_test(test_runfile_fullfs SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_runfile_fullfs.c
+           LIBS ldm_io MPI::MPI_C HDF5::HDF5 LABELS unit)

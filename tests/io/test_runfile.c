@@ -93,7 +93,7 @@ static void verify(ldm_runfile *rf, int round, int P, int r, int shift)
     CHECK_OK(ldm_runfile_checkpoint_read(rf, slots, ns));
     for (int k = 0; k < ns; k++) {
         int i = (int)slots[k].item, last = round < items[i].steps ? round : items[i].steps - 1;
-        CHECK_MSG(slots[k].step == ldm_runfile_get_progress(rf, i)->step &&
+        CHECK_MSG(slots[k].step == last &&
                   t_slot_mismatches(&slots[k], last) == 0, "item %d checkpoint", i);
     }
     CHECK_OK(ldm_runfile_trajectory_read(rf, frames, nf));
