@@ -188,13 +188,14 @@ static ldm_status make_dataset(builder *b, const char *name, hid_t type, int ndi
     return rf_agree(b->rf->comm, local);
 }
 
-/* A fixed-length UTF-8 string type of `len` bytes (NUL-padded). Fixed, not
- * variable-length: parallel HDF5 cannot write variable-length data, and a
- * fixed size is what lets everything be allocated up front. */
-static hid_t string_type(size_t len)
+/* A fixed-length UTF-8 string type of `size` bytes, NUL-terminated (size is
+ * the longest value + 1). Fixed, not variable-length: parallel HDF5 cannot
+ * write variable-length data, and a fixed size is what lets everything be
+ * allocated up front. */
+static hid_t string_type(size_t size)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    if (t < 0 || H5Tset_size(t, len ? len : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
+    if (t < 0 || H5Tset_size(t, size) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 ||
         H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
         if (t >= 0)
             H5Tclose(t);
@@ -226,14 +227,19 @@ static ldm_status attr_write(builder *b, const char *name, hid_t type, const voi
     return rf_agree(b->rf->comm, local);
 }
 
+/* Text attributes are variable-length UTF-8 strings, which h5py reads as
+ * str (attributes are metadata: parallel HDF5 writes them collectively,
+ * every rank the same value; only dataset VL writes are unsupported). */
 static ldm_status attr_string(builder *b, const char *name, const char *value)
 {
     const char *v = value ? value : "";
-    hid_t t = string_type(strlen(v));
-    if (t < 0)
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+        if (t >= 0)
+            H5Tclose(t);
         return rf_agree(b->rf->comm, rf_h5_error(b->rf->path, "making a string type"));
-    /* A value of "" still needs one byte of storage: write it from a NUL. */
-    ldm_status st = attr_write(b, name, t, *v ? v : "\0");
+    }
+    ldm_status st = attr_write(b, name, t, &v);
     H5Tclose(t);
     return st;
 }
@@ -280,6 +286,18 @@ cleanup:
     return st;
 }
 
+/* Bytes of the longest string field (offset `field`) plus its NUL. */
+static size_t longest(const ldm_runfile_item *items, int64_t n, size_t field)
+{
+    size_t len = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const char *s = *(const char *const *)((const char *)&items[i] + field);
+        if (s && strlen(s) > len)
+            len = strlen(s);
+    }
+    return len + 1;
+}
+
 /* One /items string dataset: rank 0 writes all rows, the others join empty. */
 static ldm_status write_strings(builder *b, const char *name, const ldm_runfile_item *items,
                                 int64_t n, size_t field)
@@ -287,12 +305,7 @@ static ldm_status write_strings(builder *b, const char *name, const ldm_runfile_
     ldm_status st = LDM_OK;
     char *buf = NULL;
     hid_t t = -1, d = -1;
-    size_t len = 1;
-    for (int64_t i = 0; i < n; i++) {
-        const char *s = *(const char *const *)((const char *)&items[i] + field);
-        if (s && strlen(s) > len)
-            len = strlen(s);
-    }
+    size_t len = longest(items, n, field);
     t = string_type(len);
     if (t < 0) {
         st = rf_agree(b->rf->comm, rf_h5_error(b->rf->path, "making a string type"));
@@ -474,17 +487,6 @@ cleanup:
     if (ttype >= 0)
         H5Tclose(ttype);
     return st;
-}
-
-static size_t longest(const ldm_runfile_item *items, int64_t n, size_t field)
-{
-    size_t len = 1;
-    for (int64_t i = 0; i < n; i++) {
-        const char *s = *(const char *const *)((const char *)&items[i] + field);
-        if (s && strlen(s) > len)
-            len = strlen(s);
-    }
-    return len;
 }
 
 /* The file's size, over-estimated a little: the raw data of every dataset

@@ -27,12 +27,13 @@ static ldm_status check_path(const char *path, int writable)
     return LDM_OK;
 }
 
-/* A root attribute that must be a fixed-length string; *out from ldm_alloc.
- * Absent and `optional`: "". */
+/* A root attribute that must be a string (variable-length as we write it;
+ * fixed-length accepted); *out from ldm_alloc. Absent and `optional`: "". */
 static ldm_status attr_string(ldm_runfile *rf, const char *name, int optional, char **out)
 {
     ldm_status st = LDM_OK;
-    hid_t a = -1, t = -1, mt = -1;
+    hid_t a = -1, t = -1, mt = -1, space = -1;
+    char *vl = NULL;
     *out = NULL;
     htri_t has = H5Aexists(rf->file, name);
     if (has <= 0) {
@@ -43,29 +44,44 @@ static ldm_status attr_string(ldm_runfile *rf, const char *name, int optional, c
     }
     a = H5Aopen(rf->file, name, H5P_DEFAULT);
     t = a >= 0 ? H5Aget_type(a) : -1;
-    if (t < 0 || H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) != 0) {
-        H5Eclear2(H5E_DEFAULT);
-        st = ldm_error(LDM_EINPUT, "%s: not an ldm run file (attribute \"%s\" is not a "
-                       "fixed-length string)", rf->path, name);
+    space = a >= 0 ? H5Aget_space(a) : -1;
+    if (t < 0 || space < 0 || H5Tget_class(t) != H5T_STRING ||
+        H5Sget_simple_extent_npoints(space) != 1) {
+        st = ldm_error(LDM_EINPUT, "%s: not an ldm run file (attribute \"%s\" is not a string)",
+                       rf->path, name);
         goto cleanup;
     }
-    size_t len = H5Tget_size(t);
-    LDM_CHECK(ldm_calloc(len + 1, "run file attribute", (void **)out));
-    mt = H5Tcopy(t);
-    if (mt < 0 || H5Aread(a, mt, *out) < 0) {
-        char what[128];
-        snprintf(what, sizeof what, "reading attribute %s", name);
-        st = rf_h5_error(rf->path, what);
-        goto cleanup;
+    char what[128];
+    snprintf(what, sizeof what, "reading attribute %s", name);
+    if (H5Tis_variable_str(t) > 0) {
+        mt = H5Tcopy(H5T_C_S1);
+        if (mt < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Tset_cset(mt, H5Tget_cset(t)) < 0 ||
+            H5Aread(a, mt, &vl) < 0) {
+            st = rf_h5_error(rf->path, what);
+            goto cleanup;
+        }
+        LDM_CHECK(ldm_strdup(vl ? vl : "", out));
+    } else {
+        size_t len = H5Tget_size(t);
+        LDM_CHECK(ldm_calloc(len + 1, "run file attribute", (void **)out));
+        mt = H5Tcopy(t);
+        if (mt < 0 || H5Aread(a, mt, *out) < 0) {
+            st = rf_h5_error(rf->path, what);
+            goto cleanup;
+        }
     }
-    (*out)[len] = '\0';
 cleanup:
+    H5Eclear2(H5E_DEFAULT);
+    if (vl)
+        H5free_memory(vl);
     if (st != LDM_OK) {
         ldm_free(*out);
         *out = NULL;
     }
     if (mt >= 0)
         H5Tclose(mt);
+    if (space >= 0)
+        H5Sclose(space);
     if (t >= 0)
         H5Tclose(t);
     if (a >= 0)

@@ -185,7 +185,12 @@ static int same_bytes(hid_t a, hid_t b, int attr)
     size_t na = H5Tget_size(ta) * (size_t)H5Sget_select_npoints(sa);
     size_t nb = H5Tget_size(tb) * (size_t)H5Sget_select_npoints(sb);
     int same = H5Tequal(ta, tb) > 0 && na == nb;
-    if (same) {
+    if (same && attr && H5Tis_variable_str(ta) > 0) {
+        char *va = NULL, *vb = NULL; /* pointers: compare the strings */
+        same = H5Aread(a, ta, &va) >= 0 && H5Aread(b, tb, &vb) >= 0 && va && vb && strcmp(va, vb) == 0;
+        H5free_memory(va);
+        H5free_memory(vb);
+    } else if (same) {
         char *ba = malloc(na + 1), *bb = malloc(nb + 1);
         if (attr)
             same = H5Aread(a, ta, ba) >= 0 && H5Aread(b, tb, bb) >= 0 && memcmp(ba, bb, na) == 0;
