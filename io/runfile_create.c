@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +109,14 @@ static ldm_status check_path(const char *path, int force)
             return ldm_error(LDM_EINPUT, "%s is a directory, not a run file", path);
         if (!force)
             return ldm_error(LDM_EINPUT, "%s already exists; use --force to overwrite it", path);
+        /* Not even with force under a running sweep (see runfile_open.c). */
+        int fd = open(path, O_RDONLY), busy = 0;
+        if (fd >= 0) {
+            busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+            close(fd);
+        }
+        if (busy)
+            return ldm_error(LDM_EINPUT, "%s is being written by another ldm process", path);
     }
     const char *slash = strrchr(path, '/');
     if (slash && slash != path) {

@@ -2,6 +2,7 @@
  * dataset handles, accessors and close. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "runfile_impl.h"
@@ -13,6 +14,7 @@ ldm_status rf_handle_new(MPI_Comm comm, const char *path, ldm_runfile **out)
     *out = NULL;
     LDM_CHECK(ldm_calloc(sizeof *rf, "run file handle", (void **)&rf));
     rf->comm = MPI_COMM_NULL;
+    rf->lock_fd = -1;
     rf->file = rf->dxpl = rf->progress = rf->timings = rf->rng = rf->slot_step = -1;
     rf->progress_mtype = rf->timings_mtype = -1;
     LDM_CHECK(ldm_strdup(path, &rf->path));
@@ -94,6 +96,8 @@ void rf_handle_free(ldm_runfile *rf)
     ldm_free(rf->counts);
     ldm_free(rf->displs);
     ldm_free(rf->group_counts);
+    if (rf->lock_fd >= 0)
+        close(rf->lock_fd); /* releases the flock */
     if (rf->comm != MPI_COMM_NULL)
         MPI_Comm_free(&rf->comm);
     ldm_free(rf->path);

@@ -36,6 +36,7 @@ struct ldm_runfile {
     MPI_Comm comm; /* owned: a dup of the caller's */
     int rank, size;
     int writable;
+    int lock_fd;   /* rank 0 of a writable handle: flock'd descriptor, else -1 */
     char *path;    /* owned */
     hid_t file;
     hid_t dxpl;    /* collective transfer */

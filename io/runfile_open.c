@@ -1,8 +1,10 @@
 /* runfile_open.c — ldm_runfile_open: recognise our file, check the model,
  * read the item table and progress, open every dataset. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,26 @@ static ldm_status check_path(const char *path, int writable)
     H5Eclear2(H5E_DEFAULT);
     if (is <= 0)
         return ldm_error(LDM_EINPUT, "%s: not an ldm run file (not an HDF5 file)", path);
+    return LDM_OK;
+}
+
+/* One writer at a time: rank 0 holds an exclusive flock on the file while
+ * a writable handle is open (a second `ldm resume`, or a requeued job that
+ * overlaps the old one, is refused). Readers take no lock, so `ldm status`
+ * works while a sweep runs. File systems without flock (Lustre mounted
+ * without -o flock) are not checked. */
+static ldm_status lock_file(ldm_runfile *rf)
+{
+    rf->lock_fd = open(rf->path, O_RDONLY);
+    if (rf->lock_fd < 0)
+        return ldm_error(LDM_EINPUT, "%s: cannot open run file: %s", rf->path, strerror(errno));
+    if (flock(rf->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err == EWOULDBLOCK)
+            return ldm_error(LDM_EINPUT, "%s is being written by another ldm process", rf->path);
+        if (err != ENOLCK && err != EOPNOTSUPP && err != ENOSYS && err != EINVAL)
+            return ldm_error(LDM_ERUNTIME, "%s: cannot lock the run file: %s", rf->path, strerror(err));
+    }
     return LDM_OK;
 }
 
@@ -319,6 +341,8 @@ ldm_status ldm_runfile_open(MPI_Comm comm, const char *path, int writable,
     LDM_CHECK(rf_handle_new(comm, path, &rf));
     rf->writable = writable;
     LDM_CHECK(rf_agree(rf->comm, rf->rank == 0 ? check_path(path, writable) : LDM_OK));
+    if (writable)
+        LDM_CHECK(rf_agree(rf->comm, rf->rank == 0 ? lock_file(rf) : LDM_OK));
     fapl = rf_fapl(rf->comm);
     ldm_status local = LDM_OK;
     if (fapl < 0)

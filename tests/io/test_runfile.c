@@ -152,7 +152,8 @@ static void run_sweep(MPI_Comm comm, const char *path, int resume_at)
     const ldm_runfile_info *info = ldm_runfile_get_info(rf);
     CHECK(info->count == N && info->size_groups == 2 && info->trajectory_every == T_TRAJ &&
           strcmp(info->model_identity, id_a.digest) == 0 &&
-          strcmp(info->command_line, spec.command_line) == 0 && strlen(info->created) == 20);
+          strcmp(info->command_line, spec.command_line) == 0 && strlen(info->created) == 20 &&
+          strcmp(info->slurm_job_id, "4242") == 0 && strcmp(info->ldm_version, LDM_VERSION) == 0);
     verify(rf, 0, P, r, 0);
     int shift = 0;
     for (int round = 1; round <= max_steps(); round++) {
@@ -312,6 +313,17 @@ static void refusals(const char *dir, const char *run)
     /* Another model: both identities named. */
     CHECK_ALL_FAIL(ldm_runfile_open(MPI_COMM_WORLD, run, 1, &id_b, &rf), LDM_EINPUT, id_a.digest);
     CHECK_ALL_FAIL(ldm_runfile_open(MPI_COMM_WORLD, run, 1, &id_b, &rf), LDM_EINPUT, id_b.digest);
+
+    /* One writer at a time; readers are welcome. */
+    ldm_runfile *other = NULL;
+    CHECK_OK(ldm_runfile_open(MPI_COMM_WORLD, run, 1, &id_a, &rf));
+    CHECK_ALL_FAIL(ldm_runfile_open(MPI_COMM_WORLD, run, 1, &id_a, &other), LDM_EINPUT,
+                   "being written by another ldm process");
+    CHECK_ALL_FAIL(ldm_runfile_create(MPI_COMM_WORLD, run, &spec, items, N, 1, &other), LDM_EINPUT,
+                   "being written by another ldm process");
+    CHECK_OK(ldm_runfile_open(MPI_COMM_WORLD, run, 0, &id_a, &other));
+    CHECK_OK(ldm_runfile_close(&other));
+    CHECK_OK(ldm_runfile_close(&rf));
 
     /* Requests that do not fit. The file is done: every item refuses writes. */
     CHECK_OK(ldm_runfile_open(MPI_COMM_WORLD, run, 0, NULL, &rf));
@@ -485,6 +497,7 @@ int main(int argc, char **argv)
     MPI_Barrier(MPI_COMM_WORLD);
     t_make_items(items, N);
     CHECK(t_identity("model A", &id_a) == LDM_OK && t_identity("model B", &id_b) == LDM_OK);
+    setenv("SLURM_JOB_ID", "4242", 1); /* rank 0's is what the file records */
 
     run_sweep(MPI_COMM_WORLD, run, 3);
     if (rank_ == 0) {

@@ -21,8 +21,9 @@ static inline void t_make_items(ldm_runfile_item *items, int n)
     static const char *prompts[] = { "a painting of a squirrel eating a burger",
                                      "caf\xc3\xa9 \xe2\x98\x95 \xe6\x97\xa5\xe6\x9c\xac",
                                      "", "an astronaut riding a horse, highly detailed, 4k",
-                                     "x", "a long prompt that goes on and on and on and on "
-                                          "and on and on to make the string width differ",
+                                     "x",
+                                     ("a long prompt that goes on and on and on and on "
+                                      "and on and on to make the string width differ"),
                                      "tiny" };
     static const int steps[] = { 5, 4, 6, 3, 5, 2, 4 };
     for (int i = 0; i < n; i++) {
