@@ -97,7 +97,7 @@ void rf_handle_free(ldm_runfile *rf)
     ldm_free(rf->displs);
     ldm_free(rf->group_counts);
     if (rf->lock_fd >= 0)
-        close(rf->lock_fd); /* releases the flock */
+        close(rf->lock_fd); /* releases the lock */
     if (rf->comm != MPI_COMM_NULL)
         MPI_Comm_free(&rf->comm);
     ldm_free(rf->path);

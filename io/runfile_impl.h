@@ -4,11 +4,14 @@
 #define LDM_IO_RUNFILE_IMPL_H
 
 #include <hdf5.h>
+#include <sys/types.h>
 
 #include "io/runfile.h"
 
 /* Names in the file (docs/run-file.md). */
 #define RF_FORMAT_NAME "ldm-run"
+/* The byte a writer locks: far past any data (see rf_lock_probe). */
+#define RF_LOCK_OFFSET ((off_t)0x7fffffff00000000LL)
 
 /* Items of one (latent shape, image size): their datasets are
  * /checkpoint/g<k>/{latents,scheduler_state}, /images/g<k>, /trajectory/g<k>. */
@@ -121,6 +124,16 @@ ldm_status rf_handle_new(MPI_Comm comm, const char *path, ldm_runfile **out);
 ldm_status rf_handle_alloc_tables(ldm_runfile *rf);
 ldm_status rf_handle_open_datasets(ldm_runfile *rf);
 void rf_handle_free(ldm_runfile *rf);
+/* COLLECTIVE. runfile_layout.c: the complete file, built at `tmp`. */
+ldm_status rf_layout_build(ldm_runfile *rf, const char *tmp, const ldm_runfile_spec *spec,
+                           const ldm_runfile_item *items, int64_t n);
+/* Bytes of the longest string field at offset `field` of the items, + 1. */
+size_t rf_longest(const ldm_runfile_item *items, int64_t n, size_t field);
+
+/* The one-writer lock on `fd`: take it (take = 1, fd open for writing) or
+ * only look whether another process holds it; LDM_EINPUT when one does. */
+ldm_status rf_lock_probe(const char *path, int fd, int take);
+
 /* Rows of size groups: group_of/index_in_group/groups from items. */
 ldm_status rf_assign_groups(ldm_runfile *rf, int32_t trajectory_every);
 

@@ -1,10 +1,10 @@
 /* runfile_open.c — ldm_runfile_open: recognise our file, check the model,
  * read the item table and progress, open every dataset. */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,24 +29,40 @@ static ldm_status check_path(const char *path, int writable)
     return LDM_OK;
 }
 
-/* One writer at a time: rank 0 holds an exclusive flock on the file while
- * a writable handle is open (a second `ldm resume`, or a requeued job that
- * overlaps the old one, is refused). Readers take no lock, so `ldm status`
- * works while a sweep runs. File systems without flock (Lustre mounted
- * without -o flock) are not checked. */
+/* One writer at a time: rank 0 holds a write lock while a writable handle
+ * is open (a second `ldm resume`, or a requeued job that overlaps the old
+ * one, is refused). It is an open-file-description lock (F_OFD_SETLK: held
+ * per descriptor, not lost when HDF5 or MPI-IO close theirs) on one byte far
+ * past the data, so it stops no reader: h5py and h5dump take flock() locks,
+ * which are separate. File systems without such locks are not checked. */
+ldm_status rf_lock_probe(const char *path, int fd, int take)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = RF_LOCK_OFFSET;
+    fl.l_len = 1;
+    if (fcntl(fd, take ? F_OFD_SETLK : F_OFD_GETLK, &fl) != 0) {
+        int err = errno;
+        if (err == EAGAIN || err == EACCES)
+            return ldm_error(LDM_EINPUT, "%s is being written by another ldm process", path);
+        if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS || err == EINVAL)
+            return LDM_OK; /* no locks here: nothing to check */
+        return ldm_error(LDM_ERUNTIME, "%s: cannot lock the run file: %s", path, strerror(err));
+    }
+    if (!take && fl.l_type != F_UNLCK)
+        return ldm_error(LDM_EINPUT, "%s is being written by another ldm process", path);
+    return LDM_OK;
+}
+
 static ldm_status lock_file(ldm_runfile *rf)
 {
-    rf->lock_fd = open(rf->path, O_RDONLY);
+    rf->lock_fd = open(rf->path, O_RDWR);
     if (rf->lock_fd < 0)
-        return ldm_error(LDM_EINPUT, "%s: cannot open run file: %s", rf->path, strerror(errno));
-    if (flock(rf->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
-        if (err == EWOULDBLOCK)
-            return ldm_error(LDM_EINPUT, "%s is being written by another ldm process", rf->path);
-        if (err != ENOLCK && err != EOPNOTSUPP && err != ENOSYS && err != EINVAL)
-            return ldm_error(LDM_ERUNTIME, "%s: cannot lock the run file: %s", rf->path, strerror(err));
-    }
-    return LDM_OK;
+        return ldm_error(LDM_EINPUT, "%s: cannot open run file for writing: %s", rf->path,
+                         strerror(errno));
+    return rf_lock_probe(rf->path, rf->lock_fd, 1);
 }
 
 /* A root attribute that must be a string (variable-length as we write it;

@@ -1,6 +1,6 @@
 /* The run file read without ldm: h5py (the recipe of docs/run-file.md) and
  * h5dump must see the items, progress, committed checkpoints and images the
- * C side wrote. Skipped (77) when no python3 with h5py is found (Debian:
+ * C side wrote — while the writer still has the file open. Skipped (77) when no python3 with h5py is found (Debian:
  * python3-h5py); the h5dump part needs hdf5-tools. */
 #include <mpi.h>
 #include <stdlib.h>
@@ -90,8 +90,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < N; i += 2)
         t_fill_image(&items[i], i, &b[i], &images[ni++]);
     CHECK(rf && ldm_runfile_image_write(rf, images, ni) == LDM_OK);
-    CHECK(ldm_runfile_close(&rf) == LDM_OK);
-    MPI_Finalize();
+    /* The file stays open for writing: readers must not be locked out. */
 
     FILE *f = fopen(py, "w");
     if (f) {
@@ -125,6 +124,8 @@ int main(int argc, char **argv)
             CHECK(pclose(p) == 0);
         CHECK(strstr(out, "\"ldm-run\"") != NULL && strstr(out, "\"slot\"") != NULL);
     }
+    CHECK(ldm_runfile_close(&rf) == LDM_OK);
+    MPI_Finalize();
     ldm_model_identity_free(&id);
     return ldm_test_finish();
 }
