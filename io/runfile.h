@@ -141,8 +141,8 @@ typedef struct ldm_runfile_image {
 
 /* COLLECTIVE. Create the run file at `path` for n items (the same spec and
  * items on every rank) and open it for writing: every item pending. An
- * existing `path` is LDM_EINPUT naming it and --force unless `force`. The
- * file is written as "<path>.creating" and renamed at the end: on failure
+ * existing `path` is LDM_EINPUT naming it and --force unless `force` (and
+ * even with force while another process writes it). The file is written as "<path>.creating" and renamed at the end: on failure
  * (full disk: LDM_ERUNTIME naming the file and its size) nothing is left
  * behind and an existing file is untouched. */
 ldm_status ldm_runfile_create(MPI_Comm comm, const char *path, const ldm_runfile_spec *spec,
@@ -152,8 +152,10 @@ ldm_status ldm_runfile_create(MPI_Comm comm, const char *path, const ldm_runfile
 /* COLLECTIVE. Open an existing run file, for writing (resume) or read-only
  * (status, export). With `expect` non-NULL, a file written for another model
  * is LDM_EINPUT naming both identities. A file that is not an ldm run file
- * (not HDF5, or HDF5 without our format attributes, or a damaged layout) is
- * LDM_EINPUT "not an ldm run file". */
+ * (not HDF5, or HDF5 without our format attributes) is LDM_EINPUT "not an
+ * ldm run file"; a damaged layout LDM_EINPUT "damaged ldm run file". One
+ * writer at a time: a file another process has open for writing is
+ * LDM_EINPUT "being written by another ldm process" (readers never wait). */
 ldm_status ldm_runfile_open(MPI_Comm comm, const char *path, int writable,
                             const ldm_model_identity *expect, ldm_runfile **out);
 
@@ -193,9 +195,10 @@ ldm_status ldm_runfile_image_write(ldm_runfile *rf, const ldm_runfile_image *ima
 ldm_status ldm_runfile_image_read(ldm_runfile *rf, ldm_runfile_image *images, int n);
 
 /* Test seams (process-wide). Every H5Dwrite, H5Awrite and H5Fflush on a run
- * file is a "write point". ldm_runfile_crash_at(n): the n-th write point from
- * now (1-based) kills the process with SIGKILL just before it runs, as
- * kill -9 would. The environment variable LDM_RUNFILE_CRASH_AT=n does the
+ * file, and at creation every H5Fcreate, H5Gcreate and H5Dcreate, is a
+ * "write point"; each rank counts its own. ldm_runfile_crash_at(n): the n-th
+ * write point from now (1-based) kills the process with SIGKILL just before
+ * it runs, as kill -9 would. The environment variable LDM_RUNFILE_CRASH_AT=n does the
  * same, counted from the first create/open of the process. 0 disables. */
 void ldm_runfile_crash_at(long n);
 /* The n-th write point from now does its collective part with nothing to
