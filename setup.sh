@@ -12,7 +12,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libscalapack-openmpi-dev libopenblas-dev
   libdnnl-dev
-  libpng-dev libcjson-dev libzip-dev libutf8proc-dev
+  libpng-dev libcjson-dev libzip-dev libutf8proc-dev libssl-dev
   clang libclang-rt-14-dev
 )
 
