@@ -299,18 +299,14 @@ ldm_status ldm_unet_forward(ldm_unet *u, const float *sample, const float *times
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
-ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights, int64_t batch,
-                           int64_t latent_h, int64_t latent_w, int64_t context_tokens,
-                           ldm_unet **out)
+/* Parse the config, lay out the blocks for this shape and list the tensors
+ * they expect: everything create does before touching the weights. */
+static ldm_status plan(const ldm_config *config, int64_t batch, int64_t latent_h,
+                       int64_t latent_w, int64_t context_tokens, ldm_unet **out,
+                       ldm_spec_list *list)
 {
     ldm_status st = LDM_OK;
     ldm_unet *u = NULL;
-    ldm_spec_list list = {0};
-    *out = NULL;
-    if (batch < 1 || latent_h < 1 || latent_w < 1 || context_tokens < 1)
-        return ldm_error(LDM_EINPUT, "UNet: batch %lld, latent %lld x %lld, context tokens %lld "
-                         "must be positive", (long long)batch, (long long)latent_h,
-                         (long long)latent_w, (long long)context_tokens);
     LDM_CHECK(ldm_calloc(sizeof *u, "UNet", (void **)&u));
     LDM_CHECK(ldm_unet_config_parse(config, &u->cfg));
     u->batch = batch;
@@ -324,11 +320,44 @@ ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights,
                                      .freq_shift = u->cfg.freq_shift};
     LDM_CHECK(plan_down(u));
     LDM_CHECK(plan_up(u));
-    st = specs(u, &list);
+    st = specs(u, list);
     if (st != LDM_OK) {
         ldm_error_context("%s: ", config->path);
         goto cleanup;
     }
+cleanup:
+    *out = u;
+    return st;
+}
+
+ldm_status ldm_unet_weight_specs(const ldm_config *config, ldm_spec_list *list)
+{
+    ldm_status st = LDM_OK;
+    ldm_unet *u = NULL;
+    ldm_unet_config c;
+    LDM_CHECK(ldm_unet_config_parse(config, &c));
+    /* The tensors do not depend on the shape: any latent the downsamplers
+     * can halve (levels − 1) times will do. */
+    const int64_t side = (int64_t)1 << c.levels;
+    LDM_CHECK(plan(config, 1, side, side, 1, &u, list));
+cleanup:
+    ldm_unet_destroy(&u);
+    return st;
+}
+
+ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights, int64_t batch,
+                           int64_t latent_h, int64_t latent_w, int64_t context_tokens,
+                           ldm_unet **out)
+{
+    ldm_status st = LDM_OK;
+    ldm_unet *u = NULL;
+    ldm_spec_list list = {0};
+    *out = NULL;
+    if (batch < 1 || latent_h < 1 || latent_w < 1 || context_tokens < 1)
+        return ldm_error(LDM_EINPUT, "UNet: batch %lld, latent %lld x %lld, context tokens %lld "
+                         "must be positive", (long long)batch, (long long)latent_h,
+                         (long long)latent_w, (long long)context_tokens);
+    LDM_CHECK(plan(config, batch, latent_h, latent_w, context_tokens, &u, &list));
     LDM_CHECK(ldm_spec_list_check(&list, weights));
     LDM_CHECK(build(u, weights));
     /* size the activations with a measuring pass of the forward itself */

@@ -57,6 +57,7 @@
 #include "core/status.h"
 #include "io/config.h"
 #include "io/weights.h"
+#include "models/resnet.h"
 
 enum { LDM_UNET_MAX_LEVELS = 8 };
 
@@ -90,6 +91,11 @@ typedef struct ldm_unet ldm_unet;
 /* Parse and check a unet/config.json. Errors name the file, the key and the
  * value: `unet/config.json: unsupported "resnet_time_scale_shift": "scale_shift"`. */
 ldm_status ldm_unet_config_parse(const ldm_config *config, ldm_unet_config *out);
+
+/* Append every tensor of the UNet's state dict, as diffusers names it, with
+ * the shape the config implies (the list create checks the weights
+ * against) to `list` (models/resnet.h). Errors: as ldm_unet_config_parse. */
+ldm_status ldm_unet_weight_specs(const ldm_config *config, ldm_spec_list *list);
 
 /* Build the UNet for `batch` samples of latent_h × latent_w and contexts of
  * `context_tokens` tokens (77): parse the config, check the weights against
