@@ -26,6 +26,7 @@ Timings go to --json (seconds) and are printed as one line.
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -130,13 +131,15 @@ def main():
         "decoder": acc["decoder"], "total": total, "steps": acc["unet_calls"],
         "threads": torch.get_num_threads(), "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
     if args.compare:
         result["max_abs_diff"], result["within_1"] = compare(args.out, args.compare)
     print("diffusers timings: load %.3f s, text encoder %.3f s, UNet %.3f s (%.3f s/step), "
-          "scheduler %.3f s, decoder %.3f s, total %.3f s, %d threads"
+          "scheduler %.3f s, decoder %.3f s, total %.3f s, peak memory %.1f MB, %d threads"
           % (load, result["text_encoder"], result["unet"], result["unet_per_step"],
-             result["scheduler"], result["decoder"], total, result["threads"]), flush=True)
+             result["scheduler"], result["decoder"], total, result["peak_rss_mb"],
+             result["threads"]), flush=True)
     if args.compare:
         print("image vs %s: max abs diff %d levels, %.4f%% within 1 level"
               % (args.compare, result["max_abs_diff"], 100 * result["within_1"]))
