@@ -19,9 +19,10 @@
 #    and prints a table: stage, ldm seconds, diffusers seconds, ratio.
 #
 # Each program runs under /usr/bin/time for its CPU time (user + system).
-# Needs ~6.2 GB of disk in DIR and ~8 GB of memory (the two programs run one
-# after the other); the load average is printed before and after each run,
-# since other jobs on a shared machine inflate wall times.
+# Needs ~6.2 GB of disk in DIR and ~7 GB of memory, ~10 GB with --check-weights
+# (the two programs run one after the other); the load average is printed
+# before and after each run, since other jobs on a shared machine inflate
+# wall times.
 # Environment: LDM (the ldm binary, default build/ldm), LDM_PYTHON
 # (default /opt/ldmref/bin/python).
 set -euo pipefail
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
     --scratch) scratch=$2; shift 2 ;;
     --check-weights) check=--check-weights; shift ;;
     --config) config=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "real_size.sh: unknown option $1" >&2; exit 1 ;;
   esac
 done
