@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
     --scratch) scratch=$2; shift 2 ;;
     --check-weights) check=--check-weights; shift ;;
     --config) config=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "real_size.sh: unknown option $1" >&2; exit 1 ;;
   esac
 done
