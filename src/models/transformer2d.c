@@ -17,6 +17,7 @@ typedef struct tblock {
     ldm_linear_plan *out1;         /* attn1.to_out.0: inner → inner, bias */
     ldm_linear_plan *q2;           /* attn2.to_q: inner → inner */
     ldm_linear_plan *kv2;          /* attn2 to_k;to_v fused: [B·L, cross] → [B·L, 2·inner] */
+    float *kv;                     /* owned: [B·L, 2·inner] keys ‖ values of the context */
     ldm_linear_plan *out2;         /* attn2.to_out.0 */
     ldm_linear_plan *ff_in;        /* ff.net.0.proj: inner → 8·inner, bias (GEGLU) */
     ldm_linear_plan *ff_out;       /* ff.net.2: 4·inner → inner, bias */
@@ -29,6 +30,7 @@ struct ldm_transformer2d {
     ldm_linear_plan *proj_in;      /* C → inner, bias */
     ldm_linear_plan *proj_out;     /* inner → C, bias */
     tblock *blocks;                /* num_layers */
+    int has_context;               /* set_context has filled every block's kv */
 };
 
 static ldm_status check_desc(const ldm_transformer2d_desc *d)
@@ -142,6 +144,8 @@ static ldm_status block_create(ldm_transformer2d *t, const ldm_weights *w, const
     const int64_t rows2[] = {inner, inner};
     d = (ldm_linear_desc){.m = kv_rows, .k = t->d.cross_dim, .n = 2 * inner};
     LDM_CHECK(ldm_unet_load_linear_stacked(w, p, kv, rows2, 2, &d, need, &b->kv2));
+    LDM_CHECK(ldm_alloc((size_t)(kv_rows * 2 * inner) * sizeof(float), "cross-attention k/v",
+                        (void **)&b->kv));
     d = (ldm_linear_desc){.m = m, .k = inner, .n = 8 * inner};
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "ff.net.0.proj"));
     LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, need, &b->ff_in));
@@ -165,6 +169,7 @@ static void block_destroy(tblock *b)
     ldm_linear_plan_destroy(&b->out2);
     ldm_linear_plan_destroy(&b->ff_in);
     ldm_linear_plan_destroy(&b->ff_out);
+    ldm_free(b->kv);
 }
 
 /* Sized for every core, so a later, larger thread count still gets a tile
@@ -248,7 +253,6 @@ typedef struct tbufs {
     float *n;    /* [M, max(C, inner)]   norm outputs, projection outputs */
     float *big;  /* [M, 8·inner] fused qkv (3·inner) or the GEGLU projection */
     float *mid;  /* [M, 4·inner] attention output (inner) or the GEGLU output */
-    float *kv;   /* [B·L, 2·inner]  cross-attention keys and values */
 } tbufs;
 
 static ldm_status layer_norm(ldm_unet_exec *ex, float *out, const float *x, const float *g,
@@ -260,7 +264,7 @@ static ldm_status layer_norm(ldm_unet_exec *ex, float *out, const float *x, cons
 }
 
 static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const tblock *b,
-                                const tbufs *u, const float *context)
+                                const tbufs *u)
 {
     ldm_status st = LDM_OK;
     const int64_t inner = t->inner, m = t->rows;
@@ -277,15 +281,13 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
     LDM_CHECK(ldm_unet_run_linear(ex, b->out1, u->n, u->mid));           /* [M, inner] */
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
-    /* 2. cross-attention with the context: k, v [B·L, 2·inner] */
+    /* 2. cross-attention with the context's k, v [B·L, 2·inner] (set_context) */
     LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[1], b->norm_b[1], m, inner, eps));
     LDM_CHECK(ldm_unet_run_linear(ex, b->q2, u->big, u->n));             /* [M, inner] */
-    LDM_CHECK(ldm_unet_run_linear(ex, b->kv2, u->kv, context));
     a.lk = t->d.context_tokens;
     a.ldq = inner;
     a.ldk = a.ldv = 2 * inner;
-    LDM_CHECK(ldm_unet_run_attention(ex, &a, u->mid, u->big, u->kv,
-                                     u->kv + (measuring ? 0 : inner)));
+    LDM_CHECK(ldm_unet_run_attention(ex, &a, u->mid, u->big, b->kv, b->kv + inner));
     LDM_CHECK(ldm_unet_run_linear(ex, b->out2, u->n, u->mid));
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
@@ -301,27 +303,42 @@ cleanup:
     return st;
 }
 
+ldm_status ldm_transformer2d_set_context(ldm_transformer2d *t, ldm_unet_exec *ex,
+                                         const float *context)
+{
+    ldm_status st = LDM_OK;
+    if (ldm_unet_measuring(ex))
+        return LDM_OK;
+    for (int64_t i = 0; i < t->d.num_layers; i++)
+        LDM_CHECK(ldm_unet_run_linear(ex, t->blocks[i].kv2, t->blocks[i].kv, context));
+    t->has_context = 1;
+cleanup:
+    if (st != LDM_OK)
+        t->has_context = 0;
+    return st;
+}
+
 ldm_status ldm_transformer2d_forward(ldm_transformer2d *t, ldm_unet_exec *ex, float *out,
-                                     const float *x, const float *context)
+                                     const float *x)
 {
     ldm_status st = LDM_OK;
     const size_t mark = ldm_arena_mark(ex->arena);
     const int64_t c = t->d.in_channels, inner = t->inner, m = t->rows;
     const int measuring = ldm_unet_measuring(ex);
     tbufs u;
+    if (!measuring && !t->has_context)
+        return ldm_error(LDM_ERUNTIME, "Transformer2DModel: forward before set_context");
     LDM_CHECK(ldm_unet_push(ex, m * inner, "transformer h", &u.h));
     LDM_CHECK(ldm_unet_push(ex, m * (c > inner ? c : inner), "transformer n", &u.n));
     LDM_CHECK(ldm_unet_push(ex, m * 8 * inner, "transformer ff", &u.big));
     LDM_CHECK(ldm_unet_push(ex, m * 4 * inner, "transformer attn", &u.mid));
-    LDM_CHECK(ldm_unet_push(ex, t->d.batch * t->d.context_tokens * 2 * inner, "transformer kv",
-                            &u.kv));
     /* GroupNorm over NHWC pixels, then proj_in: [M, C] → [M, inner] */
     if (!measuring)
         LDM_CHECK(ldm_group_norm(u.n, x, t->gn_w, t->gn_b, t->d.batch, c, t->tokens, t->d.groups,
                                  1e-6, LDM_LAYOUT_NHWC, 0));
     LDM_CHECK(ldm_unet_run_linear(ex, t->proj_in, u.h, u.n));
     for (int64_t i = 0; i < t->d.num_layers; i++)
-        LDM_CHECK(block_forward(t, ex, &t->blocks[i], &u, context));
+        LDM_CHECK(block_forward(t, ex, &t->blocks[i], &u));
     /* proj_out: [M, inner] → [M, C], then the residual */
     LDM_CHECK(ldm_unet_run_linear(ex, t->proj_out, u.n, u.h));
     if (!measuring)

@@ -23,8 +23,11 @@
  *
  * Implementation notes: q, k and v of the self-attention come from one fused
  * [3·inner, inner] projection; k and v of the cross-attention from one fused
- * [2·inner, cross_dim] projection of the context. Memory comes from the
- * execution context (models/unet_util.h): nothing is allocated in forward.
+ * [2·inner, cross_dim] projection of the context, computed by
+ * ldm_transformer2d_set_context and kept in the module: a sampler calls the
+ * UNet 50 times with the same text context, and the projections do not
+ * depend on the image. Activation memory comes from the execution context
+ * (models/unet_util.h): nothing is allocated in forward.
  */
 #ifndef LDM_MODELS_TRANSFORMER2D_H
 #define LDM_MODELS_TRANSFORMER2D_H
@@ -63,11 +66,17 @@ ldm_status ldm_transformer2d_create(const ldm_transformer2d_desc *desc, const ld
                                     const char *prefix, size_t *scratch_need,
                                     ldm_transformer2d **out);
 
-/* out [B, H, W, C] (NHWC) = Transformer2D(x [B, H, W, C]) with context
- * [B, L, cross_dim]. out may equal x. Temporaries come from ex->arena and
- * are released before returning. */
+/* Project the context [B, L, cross_dim] to every block's cross-attention
+ * keys and values, kept until the next call (memory owned by the module). */
+ldm_status ldm_transformer2d_set_context(ldm_transformer2d *t, ldm_unet_exec *ex,
+                                         const float *context);
+
+/* out [B, H, W, C] (NHWC) = Transformer2D(x [B, H, W, C]) with the context
+ * of the last ldm_transformer2d_set_context (LDM_ERUNTIME if there was none).
+ * out may equal x. Temporaries come from ex->arena and are released before
+ * returning. */
 ldm_status ldm_transformer2d_forward(ldm_transformer2d *t, ldm_unet_exec *ex, float *out,
-                                     const float *x, const float *context);
+                                     const float *x);
 
 /* Free everything; NULL is fine; nulls the handle. */
 void ldm_transformer2d_destroy(ldm_transformer2d **t);

@@ -92,9 +92,9 @@ typedef struct ldm_unet ldm_unet;
  * value: `unet/config.json: unsupported "resnet_time_scale_shift": "scale_shift"`. */
 ldm_status ldm_unet_config_parse(const ldm_config *config, ldm_unet_config *out);
 
-/* Append every tensor of the UNet's state dict, as diffusers names it, with
- * the shape the config implies (the list create checks the weights
- * against) to `list` (models/resnet.h). Errors: as ldm_unet_config_parse. */
+/* Append every tensor the config implies (diffusers' state-dict names and
+ * shapes) to `list` (models/resnet.h), e.g. to make weights for a benchmark
+ * or to describe a checkpoint. */
 ldm_status ldm_unet_weight_specs(const ldm_config *config, ldm_spec_list *list);
 
 /* Build the UNet for `batch` samples of latent_h × latent_w and contexts of
@@ -112,8 +112,10 @@ ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights,
 /* out [B, out_channels, h, w] = UNet(sample [B, in_channels, h, w],
  * timesteps [B] (float, as diffusers' timesteps.float()), context
  * [B, context_tokens, cross_attention_dim]), all in diffusers' layout (NCHW,
- * row-major). out may equal sample. No allocation, no I/O. LDM_ERUNTIME if a
- * kernel fails. */
+ * row-major). out may equal sample. No allocation, no I/O. The
+ * cross-attention keys and values of the context are kept between calls and
+ * recomputed only when the context's bytes change (a sampler passes the same
+ * text embedding at every step). LDM_ERUNTIME if a kernel fails. */
 ldm_status ldm_unet_forward(ldm_unet *unet, const float *sample, const float *timesteps,
                             const float *context, float *out);
 

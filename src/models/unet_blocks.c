@@ -305,15 +305,25 @@ static ldm_status run_resnet(ldm_unet_exec *ex, ldm_resnet *r, float *out, const
     return ldm_resnet_forward(r, out, in, temb, ex->arena);
 }
 
+ldm_status ldm_unet_block_set_context(ldm_unet_block *b, ldm_unet_exec *ex,
+                                      const float *context)
+{
+    ldm_status st = LDM_OK;
+    for (int64_t i = 0; i < b->nattn; i++)
+        LDM_CHECK(ldm_transformer2d_set_context(b->attns[i], ex, context));
+cleanup:
+    return st;
+}
+
 ldm_status ldm_unet_down_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *const *states,
-                                 const float *x, const float *temb, const float *context)
+                                 const float *x, const float *temb)
 {
     ldm_status st = LDM_OK;
     const float *in = x;
     for (int64_t i = 0; i < b->nres; i++) {
         LDM_CHECK(run_resnet(ex, b->resnets[i], states[i], in, temb));
         if (b->nattn)
-            LDM_CHECK(ldm_transformer2d_forward(b->attns[i], ex, states[i], states[i], context));
+            LDM_CHECK(ldm_transformer2d_forward(b->attns[i], ex, states[i], states[i]));
         in = states[i];
     }
     if (b->down) {
@@ -327,7 +337,7 @@ cleanup:
 }
 
 ldm_status ldm_unet_mid_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *out,
-                                const float *x, const float *temb, const float *context)
+                                const float *x, const float *temb)
 {
     ldm_status st = LDM_OK;
     const size_t mark = ldm_arena_mark(ex->arena);
@@ -335,7 +345,7 @@ ldm_status ldm_unet_mid_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *out
     float *h = NULL; /* [B, h, w, C] */
     LDM_CHECK(ldm_unet_push(ex, d->batch * d->h * d->w * d->in_channels, "mid hidden", &h));
     LDM_CHECK(run_resnet(ex, b->resnets[0], h, x, temb));
-    LDM_CHECK(ldm_transformer2d_forward(b->attns[0], ex, h, h, context));
+    LDM_CHECK(ldm_transformer2d_forward(b->attns[0], ex, h, h));
     LDM_CHECK(run_resnet(ex, b->resnets[1], out, h, temb));
 cleanup:
     ldm_arena_reset_to(ex->arena, mark);
@@ -354,8 +364,7 @@ static void concat_channels(float *out, const float *a, int64_t ca, const float 
 }
 
 ldm_status ldm_unet_up_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *out,
-                               const float *x, const float *const *skips, const float *temb,
-                               const float *context)
+                               const float *x, const float *const *skips, const float *temb)
 {
     ldm_status st = LDM_OK;
     const size_t mark = ldm_arena_mark(ex->arena);
@@ -377,7 +386,7 @@ ldm_status ldm_unet_up_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *out,
         float *dst = b->up ? h : out;
         LDM_CHECK(run_resnet(ex, b->resnets[i], dst, cat, temb));
         if (b->nattn)
-            LDM_CHECK(ldm_transformer2d_forward(b->attns[i], ex, dst, dst, context));
+            LDM_CHECK(ldm_transformer2d_forward(b->attns[i], ex, dst, dst));
         cur = dst;
         cur_c = d->out_channels;
     }

@@ -103,23 +103,27 @@ ldm_status ldm_unet_mid_create(const ldm_unet_block_desc *d, const ldm_weights *
 ldm_status ldm_unet_up_create(const ldm_unet_block_desc *d, const ldm_weights *w,
                               const char *prefix, size_t *scratch_need, ldm_unet_block **out);
 
+/* Project the context [batch, L, cross_dim] into the keys and values of
+ * the block's cross-attentions (kept until the next call; a no-op without
+ * attention). The forwards below use the last context set. */
+ldm_status ldm_unet_block_set_context(ldm_unet_block *b, ldm_unet_exec *ex,
+                                      const float *context);
+
 /* Down: states[i] gets residual i (ldm_unet_down_states of them: each
  * layer's output [batch, h, w, out], then the downsampler's [batch, oh, ow,
  * out]); the last one is the block's output. x [batch, h, w, in] must not
- * be one of the states. context [batch, L, cross_dim] (unused without
- * attention), temb [batch, temb_channels]. */
+ * be one of the states. temb [batch, temb_channels]. */
 ldm_status ldm_unet_down_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *const *states,
-                                 const float *x, const float *temb, const float *context);
+                                 const float *x, const float *temb);
 /* Mid: out [batch, h, w, c] from x [batch, h, w, c]; out != x. */
 ldm_status ldm_unet_mid_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *out,
-                                const float *x, const float *temb, const float *context);
+                                const float *x, const float *temb);
 /* Up: out [batch, oh, ow, out] from x [batch, h, w, prev_output_channels]
  * and skips[0..num_layers) in diffusers' res_hidden_states_tuple order
  * (layer i uses skips[num_layers − 1 − i], [batch, h, w,
  * ldm_unet_up_skip_channels(i)]). out must not overlap the inputs. */
 ldm_status ldm_unet_up_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *out,
-                               const float *x, const float *const *skips, const float *temb,
-                               const float *context);
+                               const float *x, const float *const *skips, const float *temb);
 
 void ldm_unet_block_destroy(ldm_unet_block **b);
 

@@ -24,6 +24,7 @@
 #ifndef LDM_SAMPLE_PIPELINE_H
 #define LDM_SAMPLE_PIPELINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/status.h"
@@ -81,9 +82,39 @@ typedef struct ldm_txt2img_output {
     ldm_txt2img_timings timings;
 } ldm_txt2img_output;
 
-/* Run the request; `progress` may be NULL. */
+/* Run the request; `progress` may be NULL. The same as begin, step until
+ * done, finish, end. */
 ldm_status ldm_pipeline_txt2img(ldm_pipeline *p, const ldm_txt2img_request *req,
                                 ldm_progress_fn progress, void *progress_ctx,
                                 ldm_txt2img_output *out);
+
+/* Step by step, for checkpointing (run files) and stopping on a signal:
+ *
+ *   ldm_txt2img_begin(p, req, &run);        text encoder, initial latents, UNet
+ *   while (ldm_txt2img_steps_done(run) < ldm_txt2img_steps_total(run))
+ *       ldm_txt2img_step(run);             one UNet call + scheduler step
+ *   ldm_txt2img_finish(run, &out);          VAE decode → pixels
+ *   ldm_txt2img_end(&run);
+ *
+ * The resumable state after any step — latents, both generators, the
+ * scheduler's history and the step index — is one byte blob of fixed size
+ * (ldm_txt2img_state_bytes): restoring it into a run begun with the same
+ * request continues exactly, to the same bits, as the run it came from. */
+typedef struct ldm_txt2img_run ldm_txt2img_run;
+
+ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req,
+                             ldm_txt2img_run **out);
+int ldm_txt2img_steps_total(const ldm_txt2img_run *run);
+int ldm_txt2img_steps_done(const ldm_txt2img_run *run);
+ldm_status ldm_txt2img_step(ldm_txt2img_run *run);
+ldm_status ldm_txt2img_finish(ldm_txt2img_run *run, ldm_txt2img_output *out);
+void ldm_txt2img_end(ldm_txt2img_run **run);
+
+/* The current latents [B, C, H/8, W/8] (borrowed; valid until the next step). */
+const float *ldm_txt2img_latents(const ldm_txt2img_run *run, int64_t *count);
+size_t ldm_txt2img_state_bytes(const ldm_txt2img_run *run);
+ldm_status ldm_txt2img_state_save(const ldm_txt2img_run *run, void *buf, size_t bytes);
+/* LDM_EINPUT (naming "checkpoint state") when the blob does not fit this run. */
+ldm_status ldm_txt2img_state_restore(ldm_txt2img_run *run, const void *buf, size_t bytes);
 
 #endif

@@ -58,3 +58,8 @@ ldm_cli_test(cli_txt2img_bad_output_dir CODE 1 NEEDLE "/nonexistent/dir/x.png"
                      -o /nonexistent/dir/x.png)
 ldm_cli_test(cli_txt2img_steps_too_many CODE 1 NEEDLE "--steps 1000 with ${LDM_FIXTURES}/tiny-ldm/scheduler/scheduler_config.json: timestep 1000"
              COMMAND txt2img --model ${LDM_FIXTURES}/tiny-ldm --prompt x --steps 1000 --scheduler pndm)
+
+# Broken copies of the tiny model: exit 1 and a message naming file and tensor/field.
+add_test(NAME cli_bad_model COMMAND ${CMAKE_CURRENT_LIST_DIR}/bad_model.sh $<TARGET_FILE:ldm>
+         ${LDM_FIXTURES} ${CMAKE_CURRENT_BINARY_DIR}/bad-model-tmp)
+set_tests_properties(cli_bad_model PROPERTIES LABELS cli ENVIRONMENT "OMP_NUM_THREADS=1")

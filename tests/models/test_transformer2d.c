@@ -47,7 +47,8 @@ static void test_case(const char *name)
         goto done;
     ldm_arena_init_measure(&measure);
     ldm_unet_exec ex = {.arena = &measure};
-    CHECK(ldm_transformer2d_forward(t, &ex, NULL, NULL, NULL) == LDM_OK);
+    CHECK(ldm_transformer2d_set_context(t, &ex, NULL) == LDM_OK);
+    CHECK(ldm_transformer2d_forward(t, &ex, NULL, NULL) == LDM_OK);
     CHECK(measure.used == 0 && measure.peak > 0);
     CHECK(ldm_arena_create(&arena, measure.peak, "test arena") == LDM_OK);
     CHECK(ldm_alloc(need ? need : 64, "scratch", &scratch) == LDM_OK);
@@ -55,7 +56,11 @@ static void test_case(const char *name)
 
     xh = to_nhwc(x, d.batch, d.in_channels, d.height, d.width);
     out = golden_nan_buffer(n);
-    st = ldm_transformer2d_forward(t, &ex, out, xh, ctx);
+    CHECK_FAILS_WITH(ldm_transformer2d_forward(t, &ex, out, xh), LDM_ERUNTIME,
+                     "forward before set_context");
+    st = ldm_transformer2d_set_context(t, &ex, ctx);
+    CHECK_MSG(st == LDM_OK, "%s set_context: %s", name, ldm_error_message());
+    st = ldm_transformer2d_forward(t, &ex, out, xh);
     CHECK_MSG(st == LDM_OK, "%s forward: %s", name, ldm_error_message());
     CHECK(arena.used == 0);
     got = to_nchw(out, d.batch, d.in_channels, d.height, d.width);
@@ -64,7 +69,7 @@ static void test_case(const char *name)
     golden_compare(label, got, y, n, GOLDEN_TOL);
     free(got);
     /* in place, and a second run with the same plans */
-    st = ldm_transformer2d_forward(t, &ex, xh, xh, ctx);
+    st = ldm_transformer2d_forward(t, &ex, xh, xh);
     CHECK_MSG(st == LDM_OK, "%s forward in place: %s", name, ldm_error_message());
     got = to_nchw(xh, d.batch, d.in_channels, d.height, d.width);
     snprintf(label, sizeof label, "%s in place", name);
@@ -110,7 +115,8 @@ static void test_bad_input(void)
     bad = d;
     bad.cross_dim = 16; /* the file's to_k is [18, 20] */
     CHECK_FAILS_WITH(ldm_transformer2d_create(&bad, w, "", &need, &t), LDM_EINPUT,
-                     "transformer_blocks.0.attn2.to_k.weight\" has shape [18, 20], expected [18, 16]");
+                     "transformer_blocks.0.attn2.to_k.weight\" has shape [18, 20], "
+                     "expected [18, 16]");
     bad = d;
     bad.num_layers = 3; /* the file has two blocks */
     CHECK_FAILS_WITH(ldm_transformer2d_create(&bad, w, "", &need, &t), LDM_EINPUT,

@@ -9,7 +9,7 @@
  * layers_per_block list, fp16-stored weights). Also: the real
  * ldm-text2im-large-256 config parses to the known architecture, in-place
  * and repeated forwards, and every unsupported config value / bad weight /
- * bad size fails with a message naming it. */
+ * bad size fails with a message naming it; failed allocations in create. */
 #include "models/unet.h"
 
 #include "kernels/threads.h"
@@ -68,6 +68,22 @@ static void test_case(const char *name)
     /* again, and in place when in and out channels agree: identical output */
     CHECK(ldm_unet_forward(u, x, t, ctx, out2) == LDM_OK);
     CHECK(memcmp(out, out2, (size_t)ny * sizeof(float)) == 0);
+    /* the cross-attention k/v follow the context's contents, not its address:
+     * swap the two entries' contexts in place, then restore them */
+    if (b == 2) {
+        int64_t half = 77 * cross;
+        float *tmp = malloc((size_t)half * sizeof(float));
+        memcpy(tmp, ctx, (size_t)half * sizeof(float));
+        memmove(ctx, ctx + half, (size_t)half * sizeof(float));
+        memcpy(ctx + half, tmp, (size_t)half * sizeof(float));
+        CHECK(ldm_unet_forward(u, x, t, ctx, out2) == LDM_OK);
+        CHECK(memcmp(out, out2, (size_t)ny * sizeof(float)) != 0);
+        memcpy(ctx + half, ctx, (size_t)half * sizeof(float));
+        memcpy(ctx, tmp, (size_t)half * sizeof(float));
+        free(tmp);
+        CHECK(ldm_unet_forward(u, x, t, ctx, out2) == LDM_OK);
+        CHECK(memcmp(out, out2, (size_t)ny * sizeof(float)) == 0);
+    }
     if (cin == cout) {
         float *io = malloc((size_t)nx * sizeof(float));
         memcpy(io, x, (size_t)nx * sizeof(float));
@@ -160,13 +176,16 @@ static void test_bad_config(void)
         {"timestep_post_act", "\"silu\"", "unsupported \"timestep_post_act\": \"silu\""},
         {"time_cond_proj_dim", "16", "unsupported \"time_cond_proj_dim\": 16"},
         {"mid_block_type", "null", "unsupported \"mid_block_type\": null"},
-        {"mid_block_type", "\"UNetMidBlock2D\"", "unsupported \"mid_block_type\": \"UNetMidBlock2D\""},
+        {"mid_block_type", "\"UNetMidBlock2D\"",
+         "unsupported \"mid_block_type\": \"UNetMidBlock2D\""},
         {"attention_type", "\"gated\"", "unsupported \"attention_type\": \"gated\""},
         {"dual_cross_attention", "true", "unsupported \"dual_cross_attention\": true"},
-        {"only_cross_attention", "[false,true]", "unsupported \"only_cross_attention\": [false,true]"},
+        {"only_cross_attention", "[false,true]",
+         "unsupported \"only_cross_attention\": [false,true]"},
         {"class_embeddings_concat", "true", "unsupported \"class_embeddings_concat\": true"},
         {"transformer_layers_per_block", "2", "unsupported \"transformer_layers_per_block\": 2"},
-        {"transformer_layers_per_block", "[[1],[1]]", "unsupported \"transformer_layers_per_block\""},
+        {"transformer_layers_per_block", "[[1],[1]]",
+         "unsupported \"transformer_layers_per_block\""},
         {"reverse_transformer_layers_per_block", "[[1],[1]]",
          "unsupported \"reverse_transformer_layers_per_block\""},
         {"act_fn", "\"gelu\"", "unsupported \"act_fn\": \"gelu\""},
@@ -189,7 +208,8 @@ static void test_bad_config(void)
          "expected [16, 64]"},
         {"layers_per_block", "2", "tensor \"down_blocks.0.resnets.1.norm1.weight\" is missing"},
         {"use_linear_projection", "true",
-         "\"down_blocks.0.attentions.0.proj_in.weight\" has shape [16, 16, 1, 1], expected [16, 16]"},
+         "\"down_blocks.0.attentions.0.proj_in.weight\" has shape [16, 16, 1, 1], "
+         "expected [16, 16]"},
         {"time_embedding_dim", "32", "time_embedding.linear_1.weight\" has shape [64, 16], "
          "expected [32, 16]"},
     };
@@ -236,6 +256,42 @@ static void test_bad_config(void)
     CHECK(u == NULL);
 }
 
+/* Fail the n-th allocation of create for a spread of n: every failure is
+ * LDM_ERUNTIME naming what was being allocated, nothing leaks (run under
+ * ASan to see), and a create after that works. */
+static void test_alloc_failures(void)
+{
+    ldm_config cfg = {0};
+    ldm_weights *w = NULL;
+    if (ldm_config_load(TINY_DIR "/config.json", &cfg) != LDM_OK ||
+        ldm_weights_open_dir(TINY_DIR, &w) != LDM_OK) {
+        CHECK_MSG(0, "%s", ldm_error_message());
+        ldm_config_free(&cfg);
+        return;
+    }
+    int failures = 0, step = 1;
+    for (long n = 1; n < 100000; n += step) {
+        ldm_unet *u = NULL;
+        ldm_error_clear();
+        ldm_alloc_fail_after(n);
+        ldm_status st = ldm_unet_create(&cfg, w, 2, 8, 8, 77, &u);
+        ldm_alloc_fail_after(0);
+        if (st == LDM_OK) {
+            ldm_unet_destroy(&u);
+            break;
+        }
+        failures++;
+        CHECK_MSG(st == LDM_ERUNTIME && u == NULL, "allocation %ld: status %d, %s", n, (int)st,
+                  ldm_error_message());
+        if (n >= 64)
+            step = 29; /* the early ones cover every kind of object; then sample */
+    }
+    CHECK(failures > 20);
+    ldm_error_clear();
+    ldm_config_free(&cfg);
+    ldm_weights_close(&w);
+}
+
 int main(void)
 {
     test_real_config();
@@ -246,5 +302,6 @@ int main(void)
     test_case("cfg_b_10x14");
     test_case("cfg_b_8x8");
     test_bad_config();
+    test_alloc_failures();
     return ldm_test_finish();
 }

@@ -105,11 +105,14 @@ typedef struct blk_ctx {
 static ldm_status blk_fwd(void *p, ldm_unet_exec *ex)
 {
     blk_ctx *c = p;
+    ldm_status st = ldm_unet_block_set_context(c->b, ex, c->context);
+    if (st != LDM_OK)
+        return st;
     if (c->kind == 0)
-        return ldm_unet_down_forward(c->b, ex, c->states, c->x, c->temb, c->context);
+        return ldm_unet_down_forward(c->b, ex, c->states, c->x, c->temb);
     if (c->kind == 1)
-        return ldm_unet_mid_forward(c->b, ex, c->out, c->x, c->temb, c->context);
-    return ldm_unet_up_forward(c->b, ex, c->out, c->x, c->skips, c->temb, c->context);
+        return ldm_unet_mid_forward(c->b, ex, c->out, c->x, c->temb);
+    return ldm_unet_up_forward(c->b, ex, c->out, c->x, c->skips, c->temb);
 }
 
 static ldm_unet_block_desc common_desc(const char *line)
@@ -152,12 +155,14 @@ static void test_down(const char *name)
     d.in_channels = golden_int(line, "cin");
     d.out_channels = golden_int(line, "cout");
     d.downsample_padding = golden_int(line, "pad");
-    int64_t nres = golden_int(line, "nres"), yh = golden_int(line, "yh"), yw = golden_int(line, "yw");
+    int64_t nres = golden_int(line, "nres");
+    int64_t yh = golden_int(line, "yh"), yw = golden_int(line, "yw");
     CHECK(ldm_unet_down_states(&d) == nres);
     int64_t oh, ow;
     CHECK(ldm_unet_block_out_size(&d, 0, &oh, &ow) == LDM_OK && oh == yh && ow == yw);
     int64_t nx = d.batch * d.in_channels * d.h * d.w;
-    float *x = golden_load(name, "x", nx), *temb = golden_load(name, "temb", d.batch * d.temb_channels);
+    float *x = golden_load(name, "x", nx);
+    float *temb = golden_load(name, "temb", d.batch * d.temb_channels);
     float *ctx = golden_load(name, "context", d.batch * 77 * d.cross_dim);
     ldm_weights *w = golden_weights(name);
     size_t need = 0;
@@ -179,7 +184,7 @@ static void test_down(const char *name)
         for (int64_t i = 0; i < nres; i++) {
             int64_t h = i < d.num_layers ? d.h : yh, wd = i < d.num_layers ? d.w : yw;
             int64_t n = d.batch * d.out_channels * h * wd;
-            char tn[16], label[64];
+            char tn[32], label[96];
             snprintf(tn, sizeof tn, "res%lld", (long long)i);
             snprintf(label, sizeof label, "%s %s", name, tn);
             float *ref = golden_load(name, tn, n);
@@ -267,7 +272,8 @@ static void test_up(const char *name)
         d.up_w = yw;
     }
     int64_t pix = d.batch * d.h * d.w, ny = d.batch * d.out_channels * yh * yw;
-    float *x = golden_load(name, "x", pix * d.prev_output_channels), *y = golden_load(name, "y", ny);
+    float *x = golden_load(name, "x", pix * d.prev_output_channels);
+    float *y = golden_load(name, "y", ny);
     float *temb = golden_load(name, "temb", d.batch * d.temb_channels);
     float *ctx = golden_load(name, "context", d.batch * 77 * d.cross_dim);
     ldm_weights *w = golden_weights(name);
@@ -281,7 +287,7 @@ static void test_up(const char *name)
     for (int64_t i = 0; i < d.num_layers; i++) {
         /* skip i is consumed by layer num_layers − 1 − i */
         int64_t ch = ldm_unet_up_skip_channels(&d, d.num_layers - 1 - i);
-        char tn[16];
+        char tn[32];
         snprintf(tn, sizeof tn, "skip%lld", (long long)i);
         float *s = golden_load(name, tn, pix * ch);
         if (!s)

@@ -44,9 +44,18 @@ the Transformer2D and time-embedding cases store F32.
 
 Deterministic: torch.manual_seed before each case. Run:
   /opt/ldmref/bin/python tools/reference/make_unet_goldens.py
+
+Optional, not committed (3.5 GB): the real-size check
+  /opt/ldmref/bin/python tools/reference/make_unet_goldens.py --real DIR
+writes DIR/config.json (models/ldm-text2im-large-256-config/unet), DIR/
+diffusion_pytorch_model.safetensors (default init; norm weights 1 + 0.05·randn,
+1-D biases 0.05·randn, fp32) and DIR/real.{x,t,context,y}.bin (batch 2,
+32×32 latent, t = 981, two contexts), for tests/models/test_unet_real.c
+(LDM_UNET_REAL_DIR=DIR, label slow): accumulated error at full depth.
 """
 import os
 import shutil
+import sys
 
 import torch
 from safetensors.torch import save_file
@@ -307,5 +316,33 @@ def main():
     w.finish()
 
 
+def real(out_dir):
+    """The real ldm-text2im-large-256 UNet with random weights (see the docstring)."""
+    torch.manual_seed(1234)
+    cfg_dir = os.path.join(ROOT, "models", "ldm-text2im-large-256-config", "unet")
+    unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(cfg_dir)).eval()
+    with torch.no_grad():
+        for name, p in unet.named_parameters():
+            if p.ndim == 1:
+                base = 1.0 if "norm" in name and name.endswith("weight") else 0.0
+                p.copy_(base + 0.05 * torch.randn_like(p))
+    os.makedirs(out_dir, exist_ok=True)
+    unet.save_config(out_dir)
+    save_file({k: v.contiguous() for k, v in unet.state_dict().items()},
+              os.path.join(out_dir, "diffusion_pytorch_model.safetensors"))
+    x = torch.randn(2, 4, 32, 32)
+    ctx = torch.randn(2, 77, 1280)
+    t = torch.tensor([981.0, 981.0])
+    with torch.no_grad():
+        y = unet(x, t, encoder_hidden_states=ctx).sample
+    for name, v in dict(x=x, t=t, context=ctx, y=y).items():
+        with open(os.path.join(out_dir, f"real.{name}.bin"), "wb") as f:
+            f.write(v.contiguous().numpy().astype("<f4").tobytes())
+    print(f"wrote the real-size UNet check to {out_dir}")
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--real":
+        real(sys.argv[2])
+    else:
+        main()
