@@ -7,6 +7,7 @@
 #include "core/status.h"
 
 ldm_status ldm_cmd_info(int argc, char **argv);
+ldm_status ldm_cmd_init(int argc, char **argv);
 ldm_status ldm_cmd_txt2img(int argc, char **argv);
 
 /* The model folder used when --model is not given: $LDM_MODEL, else the

@@ -22,6 +22,7 @@ typedef struct command {
 static const command commands[] = {
     { "txt2img", "generate images from text prompts", ldm_cmd_txt2img },
     { "info", "describe a model folder: components, parameters, dtypes, scheduler", ldm_cmd_info },
+    { "init", "write a model folder with random weights for a configuration", ldm_cmd_init },
     { NULL, NULL, NULL },
 };
 

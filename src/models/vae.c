@@ -128,6 +128,19 @@ cleanup:
     return st;
 }
 
+ldm_status ldm_vae_weight_specs(const ldm_config *config, ldm_spec_list *list)
+{
+    ldm_status st = LDM_OK;
+    ldm_vae_config cfg;
+    LDM_CHECK(ldm_vae_config_read(config, &cfg));
+    /* no weights to look at: the attention gets diffusers' current names;
+     * the tensors do not depend on the latent size */
+    LDM_CHECK(ldm_vae_encoder_walk(&cfg, 1, 1, 1, list, NULL, NULL));
+    LDM_CHECK(ldm_vae_decoder_walk(&cfg, 1, 1, 1, list, NULL, NULL));
+cleanup:
+    return st;
+}
+
 ldm_status ldm_vae_create(const ldm_config *config, const ldm_weights *w, int64_t batch,
                           int64_t latent_h, int64_t latent_w, unsigned parts, ldm_vae **out)
 {

@@ -49,6 +49,7 @@
 #include "core/status.h"
 #include "io/config.h"
 #include "io/weights.h"
+#include "models/resnet.h"
 
 enum { LDM_VAE_MAX_LEVELS = 8, LDM_VAE_MAX_LAYERS = 16 };
 
@@ -70,6 +71,12 @@ typedef struct ldm_vae ldm_vae;
 
 /* Read and check the config (errors name the file, key and value). */
 ldm_status ldm_vae_config_read(const ldm_config *config, ldm_vae_config *out);
+
+/* Append every tensor of AutoencoderKL's state dict (both halves) with the
+ * shape the config implies to `list` (models/resnet.h); the mid-block
+ * attention under diffusers' current names (to_q, to_k, to_v, to_out.0),
+ * as save_pretrained writes them. Errors: as ldm_vae_config_read. */
+ldm_status ldm_vae_weight_specs(const ldm_config *config, ldm_spec_list *list);
 
 /* Build the model for `batch` latents of latent_h × latent_w (images of
  * f·latent_h × f·latent_w). parts: LDM_VAE_DECODER and/or LDM_VAE_ENCODER.
