@@ -60,15 +60,19 @@ static ldm_status make_items(ldm_pipeline *p, const ldm_sweep_spec *s, ldm_runfi
             .seed = si->seed, .noise_seed = s->noise_seed, .guidance_scale = si->guidance_scale,
             .eta = si->eta, .steps = si->steps, .height = si->height, .width = si->width,
         };
+        int count, h, w, dh, dw;
+        ldm_pipeline_default_size(p, &dh, &dw);
+        it->latent_shape[1] = (si->height ? si->height : dh) / 8;
+        it->latent_shape[2] = (si->width ? si->width : dw) / 8;
         const char *prompt;
         ldm_txt2img_request req;
         ldm_sweep_request(it, &prompt, &req);
-        int count, h, w;
         st = ldm_pipeline_output_shape(p, &req, &count, &h, &w);
         it->height = h;
         it->width = w;
         for (int64_t j = 0; j < i && st == LDM_OK; j++)
-            if (items[j].height == h && items[j].width == w && items[j].steps == it->steps) {
+            if (items[j].latent_shape[1] == it->latent_shape[1] &&
+                items[j].latent_shape[2] == it->latent_shape[2] && items[j].steps == it->steps) {
                 memcpy(it->latent_shape, items[j].latent_shape, sizeof it->latent_shape);
                 it->scheduler_state_bytes = items[j].scheduler_state_bytes;
                 break;

@@ -21,8 +21,10 @@ void ldm_sweep_request(const ldm_runfile_item *it, const char **prompt, ldm_txt2
         .eta = it->eta,
         .seed = it->seed,
         .noise_seed = it->noise_seed,
-        .height = it->height,
-        .width = it->width,
+        /* The request size: latents are H/8 × W/8 (the image is what the VAE
+         * makes of them, H × W only for the usual 8× autoencoder). */
+        .height = it->latent_shape[1] * 8,
+        .width = it->latent_shape[2] * 8,
         .scheduler = it->scheduler && it->scheduler[0] ? it->scheduler : NULL,
     };
 }
@@ -38,7 +40,7 @@ ldm_status ldm_sweep_item_sizes(ldm_pipeline *p, ldm_runfile_item *it)
         return st;
     int64_t lat_n = 0;
     ldm_txt2img_latents(run, &lat_n);
-    int64_t hw = (int64_t)(it->height / 8) * (it->width / 8);
+    int64_t hw = (int64_t)it->latent_shape[1] * it->latent_shape[2];
     size_t blob = ldm_txt2img_state_bytes(run);
     size_t fixed = LDM_SWEEP_STATE_HEADER + 4 * (size_t)lat_n +
                    4 * (size_t)LDM_SWEEP_RNG_STREAMS * LDM_RNG_STATE_WORDS;
@@ -46,8 +48,6 @@ ldm_status ldm_sweep_item_sizes(ldm_pipeline *p, ldm_runfile_item *it)
         st = ldm_error(LDM_ERUNTIME, "sweep: unexpected checkpoint layout (%lld latents, %zu state bytes)",
                        (long long)lat_n, blob);
     it->latent_shape[0] = (int32_t)(hw > 0 ? lat_n / hw : 0);
-    it->latent_shape[1] = it->height / 8;
-    it->latent_shape[2] = it->width / 8;
     /* The blob's header travels with the scheduler history. */
     it->scheduler_state_bytes = (int64_t)(blob - fixed) + LDM_SWEEP_STATE_HEADER;
     ldm_txt2img_end(&run);

@@ -30,8 +30,8 @@ enum { LDM_SWEEP_RNG_STREAMS = 2, LDM_SWEEP_STATE_HEADER = 32 };
  * is the one-entry prompt array the request points to). */
 void ldm_sweep_request(const ldm_runfile_item *it, const char **prompt, ldm_txt2img_request *req);
 
-/* Fill latent_shape and scheduler_state_bytes of an item whose request
- * fields are set, from a run begun with that request (text encoder + UNet
+/* The request of an item whose latent_shape[1..2] (request size / 8) is
+ * set: fill latent_shape[0] and scheduler_state_bytes from a run begun with that request (text encoder + UNet
  * set-up: call once per distinct size/steps/scheduler). */
 ldm_status ldm_sweep_item_sizes(ldm_pipeline *p, ldm_runfile_item *it);
 
