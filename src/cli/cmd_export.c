@@ -48,7 +48,6 @@ static ldm_status write_item(const char *dir, const ldm_runfile_info *info, cons
         { "size", size },
         { "model", info->model_identity },
         { "sweep_item", item },
-        { "run_command", info->command_line },
         { "software", "ldm " LDM_VERSION },
     };
     snprintf(path, sizeof path, "%s/item-%05lld.png", dir, (long long)index);
