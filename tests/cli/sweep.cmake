@@ -37,7 +37,7 @@ set_tests_properties(cli_sweep_tiny PROPERTIES LABELS cli ENVIRONMENT "OMP_NUM_T
                      PASS_REGULAR_EXPRESSION "done 8, partial 0, pending 0" FIXTURES_SETUP sweep_tiny)
 ldm_cli_test(cli_sweep_no_overwrite CODE 1 NEEDLE "--force" COMMAND sweep ${PROJECT_SOURCE_DIR}/jobs/tiny-sweep.json -o ${LDM_SWEEP_TMP}/run.h5 --model ${LDM_TINY})
 set_tests_properties(cli_sweep_no_overwrite PROPERTIES FIXTURES_REQUIRED sweep_tiny)
-ldm_cli_test(cli_resume_other_model CODE 1 NEEDLE "model" COMMAND resume ${LDM_SWEEP_TMP}/run.h5 --model ${LDM_FIXTURES}/tiny-ldm-bin)
+ldm_cli_test(cli_resume_other_model CODE 1 NEEDLE "resume with the model it was made with" COMMAND resume ${LDM_SWEEP_TMP}/run.h5 --model ${LDM_FIXTURES}/tiny-ldm-bin)
 set_tests_properties(cli_resume_other_model PROPERTIES FIXTURES_REQUIRED sweep_tiny)
 
 foreach(mode crash kill9 signal)
