@@ -64,9 +64,9 @@ kill9)
         (cd "$d" && exec $MPI -n "$np" "$LDM" sweep spec.json -o run.h5 --model "$MODEL" \
             --checkpoint-every 1 -q) >/dev/null 2>&1 &
         mpid=$!
-        # wait until the file exists, then a seeded random 0-0.9 s more
+        # wait until the file exists, then a seeded random 0-0.39 s more
         i=0; while [ ! -f "$d/run.h5" ] && [ $i -lt 300 ]; do sleep 0.02; i=$((i + 1)); done
-        sleep "0.$(awk -v s="$seed" 'BEGIN { srand(s); printf "%d", rand() * 9 }')"
+        sleep "0.$(awk -v s="$seed" 'BEGIN { srand(s); printf "%02d", rand() * 40 }')"
         victim=$(pgrep -P "$mpid" | head -n 1)
         [ -n "$victim" ] && kill -9 "$victim"
         wait "$mpid"
