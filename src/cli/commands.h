@@ -9,6 +9,10 @@
 ldm_status ldm_cmd_info(int argc, char **argv);
 ldm_status ldm_cmd_init(int argc, char **argv);
 ldm_status ldm_cmd_txt2img(int argc, char **argv);
+ldm_status ldm_cmd_sweep(int argc, char **argv);
+ldm_status ldm_cmd_resume(int argc, char **argv);
+ldm_status ldm_cmd_status(int argc, char **argv);
+ldm_status ldm_cmd_export(int argc, char **argv);
 
 /* The model folder used when --model is not given: $LDM_MODEL, else the
  * model shipped in the source tree. */

@@ -21,6 +21,10 @@ typedef struct command {
 
 static const command commands[] = {
     { "txt2img", "generate images from text prompts", ldm_cmd_txt2img },
+    { "sweep", "run a sweep spec (prompts × seeds × guidance × …) into an HDF5 run file", ldm_cmd_sweep },
+    { "resume", "continue a sweep from its run file", ldm_cmd_resume },
+    { "status", "items done / partial / pending in a run file, time left", ldm_cmd_status },
+    { "export", "a run file's images as PNGs with metadata, and contact sheets", ldm_cmd_export },
     { "info", "describe a model folder: components, parameters, dtypes, scheduler", ldm_cmd_info },
     { "init", "write a model folder with random weights for a configuration", ldm_cmd_init },
     { NULL, NULL, NULL },
