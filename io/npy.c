@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/atomic_file.h"
 #include "core/file.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -249,9 +250,7 @@ ldm_status ldm_npy_write_f32(const char *path, const float *data, int ndim,
 {
     ldm_status st = LDM_OK;
     char header[512], dims[8 * 24 + 8] = "";
-    char *tmp = NULL;
-    FILE *f = NULL;
-    int created = 0;
+    ldm_atomic_file af = { 0 };
     if (ndim < 0 || ndim > LDM_MAX_DIMS)
         return ldm_error(LDM_EINPUT, "%s: cannot write %d dimensions", path, ndim);
     int64_t numel = 1;
@@ -276,38 +275,14 @@ ldm_status ldm_npy_write_f32(const char *path, const float *data, int ndim,
     pre[8] = (unsigned char)(hlen & 0xff);
     pre[9] = (unsigned char)(hlen >> 8);
 
-    size_t plen = strlen(path) + 32;
-    LDM_CHECK(ldm_alloc(plen, "temporary path", (void **)&tmp));
-    snprintf(tmp, plen, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    created = fd >= 0;
-    if (fd < 0 || !(f = fdopen(fd, "wb"))) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        /* A missing directory is a bad path from the user; the rest is the system's. */
-        st = ldm_error(err == ENOENT || err == ENOTDIR ? LDM_EINPUT : LDM_ERUNTIME,
-                       "%s: cannot create: %s", path, strerror(err));
-        goto cleanup;
-    }
-    if (fwrite(pre, 1, 10, f) != 10 || fwrite(header, 1, hlen, f) != hlen ||
-        fwrite(data, sizeof(float), (size_t)numel, f) != (size_t)numel) {
+    LDM_CHECK(ldm_atomic_file_open(path, &af));
+    if (fwrite(pre, 1, 10, af.f) != 10 || fwrite(header, 1, hlen, af.f) != hlen ||
+        fwrite(data, sizeof(float), (size_t)numel, af.f) != (size_t)numel) {
         st = ldm_error(LDM_ERUNTIME, "%s: write failed: %s", path, strerror(errno));
         goto cleanup;
     }
-    int rc = fclose(f);
-    f = NULL;
-    if (rc != 0) {
-        st = ldm_error(LDM_ERUNTIME, "%s: write failed: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (rename(tmp, path) != 0)
-        st = ldm_error(LDM_ERUNTIME, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
+    st = ldm_atomic_file_commit(&af, "write failed");
 cleanup:
-    if (f)
-        fclose(f);
-    if (st != LDM_OK && created)
-        unlink(tmp);
-    ldm_free(tmp);
+    ldm_atomic_file_abort(&af);
     return st;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/atomic_file.h"
 
 /* libpng reports errors through a callback that must not return: we keep
  * the message and longjmp back to the setjmp in the function that called
@@ -122,9 +123,7 @@ ldm_status ldm_png_write(const char *path, const uint8_t *rgb, int width, int he
 {
     ldm_status st = LDM_OK;
     png_text *pt = NULL;
-    char *tmp = NULL;
-    FILE *fp = NULL;
-    int created = 0;
+    ldm_atomic_file af = { 0 };
     png_failure fail = {"", 0};
 
     if (width < 1 || height < 1 || width > PNG_USER_WIDTH_MAX || height > PNG_USER_HEIGHT_MAX)
@@ -154,42 +153,18 @@ ldm_status ldm_png_write(const char *path, const uint8_t *rgb, int width, int he
         }
     }
 
-    size_t plen = strlen(path) + 32;
-    LDM_CHECK(ldm_alloc(plen, "temporary path", (void **)&tmp));
-    snprintf(tmp, plen, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    created = fd >= 0;
-    if (fd < 0 || !(fp = fdopen(fd, "wb"))) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        /* A missing directory is a bad -o path; anything else is the system's. */
-        st = ldm_error(err == ENOENT || err == ENOTDIR ? LDM_EINPUT : LDM_ERUNTIME,
-                       "%s: cannot create: %s", path, strerror(err));
-        goto cleanup;
-    }
+    LDM_CHECK(ldm_atomic_file_open(path, &af));
     errno = 0;
-    if (write_stream(fp, rgb, width, height, pt, ntexts, &fail) != 0) {
+    if (write_stream(af.f, rgb, width, height, pt, ntexts, &fail) != 0) {
         st = ldm_error(LDM_ERUNTIME, "%s: PNG write failed: %s%s%s%s", path, fail.msg,
                        fail.err ? " (" : "", fail.err ? strerror(fail.err) : "",
                        fail.err ? ")" : "");
         goto cleanup;
     }
-    /* fclose flushes: a full disk may only show up here. */
-    int rc = fclose(fp);
-    fp = NULL;
-    if (rc != 0) {
-        st = ldm_error(LDM_ERUNTIME, "%s: PNG write failed: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (rename(tmp, path) != 0)
-        st = ldm_error(LDM_ERUNTIME, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
+    /* Closing flushes: a full disk may only show up there. */
+    st = ldm_atomic_file_commit(&af, "PNG write failed");
 cleanup:
-    if (fp)
-        fclose(fp);
-    if (st != LDM_OK && created)
-        unlink(tmp);
-    ldm_free(tmp);
+    ldm_atomic_file_abort(&af);
     ldm_free(pt);
     return st;
 }
