@@ -86,7 +86,7 @@ static ldm_status make_items(ldm_pipeline *p, const ldm_sweep_spec *s, ldm_runfi
 typedef struct sweep_args {
     ldm_string_list positional;
     const char *output, *model;
-    long long every, threads;
+    long long every, threads, trajectory;
     int force, dry_run, help, quiet;
 } sweep_args;
 
@@ -100,6 +100,7 @@ static ldm_status parse_args(const char *cmd, int argc, char **argv, sweep_args 
         { "--output", "-o", LDM_OPT_STRING, &a->output, 0, 0, "RUN.h5", "the run file to create (sweep)", NULL },
         { "--model", NULL, LDM_OPT_STRING, &a->model, 0, 0, "DIR", "diffusers model folder (default: $LDM_MODEL or the shipped model)", NULL },
         { "--checkpoint-every", NULL, LDM_OPT_INT, &a->every, 0, 100000, "K", "checkpoint every K steps (default 10; 0: only on a signal)", NULL },
+        { "--trajectory", NULL, LDM_OPT_INT, &a->trajectory, 0, 100000, "K", "keep the latents after every K-th step in the run file (sweep; default 0: none)", NULL },
         { "--force", NULL, LDM_OPT_FLAG, &a->force, 0, 0, NULL, "overwrite an existing run file (sweep)", NULL },
         { "--threads", NULL, LDM_OPT_INT, &a->threads, 1, 1024, "N", "threads of this rank (default: its share of the cores)", NULL },
         { "--dry-run", NULL, LDM_OPT_FLAG, &a->dry_run, 0, 0, NULL, "validate the spec and print the items, write nothing (sweep)", NULL },
@@ -182,7 +183,7 @@ ldm_status ldm_cmd_sweep(int argc, char **argv)
     }
     ldm_runfile_spec rs = { .command_line = cmdline, .model = &id,
                             .rng_streams = LDM_SWEEP_RNG_STREAMS, .rng_words = LDM_RNG_STATE_WORDS,
-                            .trajectory_every = 0 };
+                            .trajectory_every = (int32_t)a.trajectory };
     LDM_CHECK(ldm_runfile_create(MPI_COMM_WORLD, a.output, &rs, items, spec.n_items, a.force, &rf));
     if (rank == 0 && !a.quiet)
         fprintf(stderr, "sweep \"%s\": %lld items into %s\n", spec.name, (long long)spec.n_items, a.output);

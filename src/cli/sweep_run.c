@@ -59,6 +59,7 @@ typedef struct worker {
     int64_t item;          /* -1: idle */
     ldm_txt2img_run *run;
     int saved_step;        /* step of its last committed checkpoint */
+    int frame_step;        /* step of its last trajectory frame written */
     ldm_runfile_timings tm;
     double started;
     uint8_t *blob;         /* pipeline layout: [hdr | latents | rng | sched] */
@@ -270,6 +271,24 @@ ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, in
                 w.saved_step = done;
                 w.tm.checkpoint += MPI_Wtime() - t;
             }
+        }
+        /* Trajectory: the latents after every K-th step (K from the file, so
+         * a resumed run keeps the sweep's K). Collective like checkpoints. */
+        int k = info->trajectory_every;
+        int want_frame = k > 0 && w.item >= 0 && done > 0 && done % k == 0 && done != w.frame_step;
+        int any_frame = 0;
+        MPI_Allreduce(&want_frame, &any_frame, 1, MPI_INT, MPI_MAX, comm);
+        if (any_frame) {
+            ldm_runfile_frame frame = { 0 };
+            if (want_frame) {
+                int64_t count = 0;
+                const float *lat = ldm_txt2img_latents(w.run, &count);
+                frame = (ldm_runfile_frame){ .item = w.item, .step = done,
+                                             .latents = (float *)lat, .latents_count = count };
+            }
+            LDM_CHECK(ldm_runfile_trajectory_write(rf, &frame, want_frame));
+            if (want_frame)
+                w.frame_step = done;
         }
         if (any[1]) {
             ldm_runfile_image img = { 0 };

@@ -47,3 +47,9 @@ foreach(mode crash kill9 signal)
   set_tests_properties(cli_sweep_${mode} PROPERTIES LABELS "cli;mpi" SKIP_RETURN_CODE 77
                        PROCESSORS 4 TIMEOUT 600 ENVIRONMENT "OMP_NUM_THREADS=1")
 endforeach()
+
+# --trajectory K: frames written, identical on 1 and 2 ranks.
+add_test(NAME cli_sweep_trajectory
+         COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/sweep_trajectory.sh $<TARGET_FILE:ldm> ${MPIEXEC_EXECUTABLE}
+                 ${LDM_FIXTURES} ${CMAKE_CURRENT_BINARY_DIR}/sweep-trajectory-tmp)
+set_tests_properties(cli_sweep_trajectory PROPERTIES LABELS cli SKIP_RETURN_CODE 77)
