@@ -28,7 +28,7 @@ static const char *short_scheduler(const char *cls)
     return "";
 }
 
-static ldm_status join_args(int argc, char **argv, char **out)
+ldm_status ldm_cli_command_line(int argc, char **argv, char **out)
 {
     size_t n = 1;
     for (int i = 0; i < argc; i++)
@@ -172,7 +172,7 @@ ldm_status ldm_cmd_sweep(int argc, char **argv)
     if (st == LDM_OK)
         st = make_items(p, &spec, items);
     if (st == LDM_OK)
-        st = join_args(argc, argv, &cmdline);
+        st = ldm_cli_command_line(argc, argv, &cmdline);
     LDM_CHECK(ldm_mpi_agree(MPI_COMM_WORLD, st));
     if (a.dry_run) {
         if (rank == 0) {

@@ -1,5 +1,6 @@
 /* cmd_txt2img.c — `ldm txt2img`: flags → pipeline request → PNG files with
  * the metadata that says how to make each image again. */
+#include <mpi.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -11,6 +12,7 @@
 #include "io/png.h"
 #include "sample/pipeline.h"
 #include "txt2img_args.h"
+#include "txt2img_checkpointed.h"
 
 /* Progress: a bar on a terminal, one line per step in a batch log. */
 static void progress(void *ctx, int step, int total)
@@ -84,6 +86,9 @@ ldm_status ldm_cmd_txt2img(int argc, char **argv)
     ldm_pipeline *p = NULL;
     ldm_npy lat = { 0 };
     uint8_t *images = NULL;
+    char *cmdline = NULL;
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     ldm_status st = ldm_txt2img_args_parse(argc, argv, &a);
     if (st != LDM_OK || a.help)
         goto cleanup;
@@ -123,10 +128,18 @@ ldm_status ldm_cmd_txt2img(int argc, char **argv)
     LDM_CHECK(ldm_alloc((size_t)count * h * w * 3, "images", (void **)&images));
     int tty = isatty(STDERR_FILENO);
     ldm_txt2img_output out = { .images = images };
-    LDM_CHECK(ldm_pipeline_txt2img(p, &req, progress, &tty, &out));
+    if (a.checkpoint) {
+        LDM_CHECK(ldm_cli_command_line(argc, argv, &cmdline));
+        LDM_CHECK(ldm_txt2img_checkpointed(&a, p, &req, cmdline, images));
+    } else {
+        LDM_CHECK(ldm_pipeline_txt2img(p, &req, rank == 0 ? progress : NULL, &tty, &out));
+    }
     const ldm_txt2img_timings tm = out.timings;
-    LDM_CHECK(write_images(&a, p, images, count, h, w));
-    if (a.timings) {
+    /* Every rank computed the same images (until the model split of issue
+     * #5); rank 0 alone writes them. */
+    if (rank == 0)
+        LDM_CHECK(write_images(&a, p, images, count, h, w));
+    if (a.timings && rank == 0 && !a.checkpoint) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         fprintf(stderr,
@@ -136,6 +149,7 @@ ldm_status ldm_cmd_txt2img(int argc, char **argv)
                 tm.scheduler_total, tm.decoder, tm.total, (double)ru.ru_maxrss / 1024.0, threads);
     }
 cleanup:
+    ldm_free(cmdline);
     ldm_free(images);
     ldm_npy_free(&lat);
     ldm_pipeline_close(&p);

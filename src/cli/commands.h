@@ -18,6 +18,9 @@ ldm_status ldm_cmd_export(int argc, char **argv);
  * model shipped in the source tree. */
 const char *ldm_default_model(void);
 
+/* argv joined with spaces (for run-file attributes); *out from ldm_alloc. */
+ldm_status ldm_cli_command_line(int argc, char **argv, char **out);
+
 /* Set this rank's kernel threads (see runtime.c); returns the count. */
 int ldm_cli_setup_threads(long long requested);
 

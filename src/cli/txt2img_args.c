@@ -20,6 +20,7 @@ ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
     a->noise_seed = 67280421310721ULL; /* torch's default seed: a fresh Python process */
     a->output = "ldm.png";
     a->model = ldm_default_model();
+    a->checkpoint_every = 10;
 
     const ldm_option opts[] = {
         { "--prompt", "-p", LDM_OPT_STRING_LIST, &a->prompts, 0, 0, "TEXT", "prompt (repeat for a batch)", NULL },
@@ -38,6 +39,9 @@ ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
         { "--model", NULL, LDM_OPT_STRING, &a->model, 0, 0, "DIR", "diffusers model folder (default: $LDM_MODEL or the shipped model)", NULL },
         { "--latents", NULL, LDM_OPT_STRING, &a->latents, 0, 0, "FILE.npy", "initial latents instead of drawing them", NULL },
         { "--threads", NULL, LDM_OPT_INT, &a->threads, 1, 1024, "N", "threads of this rank (default: its share of the cores)", NULL },
+        { "--checkpoint", NULL, LDM_OPT_STRING, &a->checkpoint, 0, 0, "RUN.h5", "checkpoint into a run file; a stopped run continues with ldm resume RUN.h5 (one image)", NULL },
+        { "--checkpoint-every", NULL, LDM_OPT_INT, &a->checkpoint_every, 0, 100000, "K", "with --checkpoint: every K steps (default 10; 0: only on a signal)", NULL },
+        { "--force", NULL, LDM_OPT_FLAG, &a->force, 0, 0, NULL, "with --checkpoint: overwrite an existing run file", NULL },
         { "--timings", NULL, LDM_OPT_FLAG, &a->timings, 0, 0, NULL, "print the time of each stage", NULL },
         { "--dry-run", NULL, LDM_OPT_FLAG, &a->dry_run, 0, 0, NULL, "validate and print the plan, generate nothing", NULL },
         { 0 },
@@ -94,6 +98,11 @@ ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
     size_t olen = strlen(a->output);
     if (olen < 5 || strcmp(a->output + olen - 4, ".png") != 0) {
         st = ldm_error(LDM_EINPUT, "--output must name a .png file, got \"%s\"", a->output);
+        goto cleanup;
+    }
+    if (a->checkpoint && (a->prompts.count * a->images_per_prompt != 1 || a->latents)) {
+        st = ldm_error(LDM_EINPUT, "--checkpoint runs one image without --latents "
+                       "(a batch draws its latents in one call); use ldm sweep for many");
         goto cleanup;
     }
     if (!a->model || !a->model[0]) {

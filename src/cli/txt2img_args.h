@@ -22,6 +22,9 @@ typedef struct ldm_txt2img_args {
     const char *model;            /* --model */
     const char *latents;          /* --latents FILE.npy */
     long long threads;            /* --threads: 0 = this rank's share of the cores */
+    const char *checkpoint;       /* --checkpoint RUN.h5: run through a run file */
+    long long checkpoint_every;   /* --checkpoint-every K */
+    int force;                    /* --force: overwrite the run file */
     int timings;                  /* --timings */
     int dry_run;                  /* --dry-run */
     int help;

@@ -63,3 +63,9 @@ ldm_cli_test(cli_txt2img_steps_too_many CODE 1 NEEDLE "--steps 1000 with ${LDM_F
 add_test(NAME cli_bad_model COMMAND ${CMAKE_CURRENT_LIST_DIR}/bad_model.sh $<TARGET_FILE:ldm>
          ${LDM_FIXTURES} ${CMAKE_CURRENT_BINARY_DIR}/bad-model-tmp)
 set_tests_properties(cli_bad_model PROPERTIES LABELS cli ENVIRONMENT "OMP_NUM_THREADS=1")
+
+# txt2img --checkpoint: kill at exact write points, resume, same image.
+add_test(NAME cli_txt2img_checkpoint
+         COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/txt2img_checkpoint.sh $<TARGET_FILE:ldm> ${LDM_FIXTURES}
+                 ${CMAKE_CURRENT_BINARY_DIR}/txt2img-checkpoint-tmp)
+set_tests_properties(cli_txt2img_checkpoint PROPERTIES LABELS cli SKIP_RETURN_CODE 77)
