@@ -33,6 +33,32 @@ void ldm_vae_track(ldm_vae_coder *coder, int64_t act_floats, size_t temp_bytes)
         coder->temp_bytes = round64(temp_bytes);
 }
 
+ldm_status ldm_vae_level_resnets(const char *block, int count, int64_t cin, int64_t cout,
+                                 const ldm_vae_config *cfg, int64_t n, int64_t h, int64_t w,
+                                 ldm_spec_list *list, const ldm_weights *wts, ldm_vae_coder *coder,
+                                 ldm_vae_level *lv)
+{
+    ldm_status st = LDM_OK;
+    char name[128];
+    for (int j = 0; j < count; j++) {
+        snprintf(name, sizeof name, "%s.resnets.%d", block, j);
+        ldm_resnet_desc d = {.prefix = name, .in_channels = j ? cout : cin,
+                             .out_channels = cout, .groups = cfg->norm_num_groups,
+                             .eps = 1e-6, .output_scale_factor = 1.0, .use_in_shortcut = -1,
+                             .batch = n, .h = h, .w = w};
+        if (list)
+            LDM_CHECK(ldm_resnet_specs(&d, list));
+        if (lv) {
+            LDM_CHECK(ldm_resnet_create(&d, wts, &lv->res[j]));
+            lv->nres = j + 1;
+            ldm_vae_track(coder, n * h * w * (cin > cout ? cin : cout),
+                          ldm_resnet_arena_bytes(lv->res[j]));
+        }
+    }
+cleanup:
+    return st;
+}
+
 ldm_conv2d_desc ldm_vae_conv_desc(int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t c_out,
                                   int64_t k)
 {

@@ -46,21 +46,9 @@ ldm_status ldm_vae_decoder_walk(const ldm_vae_config *cfg, int64_t n, int64_t lh
     for (int i = 0; i < cfg->levels; i++) {
         int64_t cout = cfg->block_out_channels[cfg->levels - 1 - i];
         ldm_vae_level *lv = coder ? &coder->levels[i] : NULL;
-        for (int j = 0; j <= cfg->layers_per_block; j++) {
-            snprintf(name, sizeof name, "decoder.up_blocks.%d.resnets.%d", i, j);
-            ldm_resnet_desc d = {.prefix = name, .in_channels = j ? cout : cin,
-                                 .out_channels = cout, .groups = cfg->norm_num_groups,
-                                 .eps = 1e-6, .output_scale_factor = 1.0, .use_in_shortcut = -1,
-                                 .batch = n, .h = h, .w = wd};
-            if (list)
-                LDM_CHECK(ldm_resnet_specs(&d, list));
-            if (lv) {
-                LDM_CHECK(ldm_resnet_create(&d, w, &lv->res[j]));
-                lv->nres = j + 1;
-                ldm_vae_track(coder, n * h * wd * (cin > cout ? cin : cout),
-                              ldm_resnet_arena_bytes(lv->res[j]));
-            }
-        }
+        snprintf(name, sizeof name, "decoder.up_blocks.%d", i);
+        LDM_CHECK(ldm_vae_level_resnets(name, (int)cfg->layers_per_block + 1, cin, cout, cfg, n, h, wd, list, w, coder,
+                                        lv));
         cin = cout;
         if (i == cfg->levels - 1)
             break;

@@ -60,6 +60,14 @@ ldm_conv2d_desc ldm_vae_conv_desc(int64_t n, int64_t c_in, int64_t h, int64_t w,
 /* Track the largest activation / module temporaries of a coder. */
 void ldm_vae_track(ldm_vae_coder *coder, int64_t act_floats, size_t temp_bytes);
 
+/* The resnets of one level, "<block>.resnets.0" … "<block>.resnets.<count-1>"
+ * at [n, h, w]: the first cin → cout, the rest cout → cout. Appends their
+ * tensors to list (if not NULL); creates them into lv->res (if lv not NULL). */
+ldm_status ldm_vae_level_resnets(const char *block, int count, int64_t cin, int64_t cout,
+                                 const ldm_vae_config *cfg, int64_t n, int64_t h, int64_t w,
+                                 ldm_spec_list *list, const ldm_weights *wts, ldm_vae_coder *coder,
+                                 ldm_vae_level *lv);
+
 /* The mid block "<prefix>" (resnets.0, attentions.0, resnets.1) at
  * [n, h, w, c]; names resolved against `w` (old attention names). */
 ldm_status ldm_vae_mid_walk(const char *prefix, const ldm_vae_config *cfg, int64_t n, int64_t h,
