@@ -47,8 +47,8 @@ ldm_status ldm_vae_decoder_walk(const ldm_vae_config *cfg, int64_t n, int64_t lh
         int64_t cout = cfg->block_out_channels[cfg->levels - 1 - i];
         ldm_vae_level *lv = coder ? &coder->levels[i] : NULL;
         snprintf(name, sizeof name, "decoder.up_blocks.%d", i);
-        LDM_CHECK(ldm_vae_level_resnets(name, (int)cfg->layers_per_block + 1, cin, cout, cfg, n, h, wd, list, w, coder,
-                                        lv));
+        LDM_CHECK(ldm_vae_level_resnets(name, (int)cfg->layers_per_block + 1, cin, cout, cfg, n, h, wd,
+                                        list, w, coder, lv));
         cin = cout;
         if (i == cfg->levels - 1)
             break;

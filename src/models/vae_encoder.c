@@ -38,8 +38,8 @@ ldm_status ldm_vae_encoder_walk(const ldm_vae_config *cfg, int64_t n, int64_t lh
         int64_t cout = cfg->block_out_channels[i];
         ldm_vae_level *lv = coder ? &coder->levels[i] : NULL;
         snprintf(name, sizeof name, "encoder.down_blocks.%d", i);
-        LDM_CHECK(ldm_vae_level_resnets(name, (int)cfg->layers_per_block, cin, cout, cfg, n, h, wd, list, w, coder,
-                                        lv));
+        LDM_CHECK(ldm_vae_level_resnets(name, (int)cfg->layers_per_block, cin, cout, cfg, n, h, wd,
+                                        list, w, coder, lv));
         cin = cout;
         if (i == cfg->levels - 1)
             break;
