@@ -22,17 +22,19 @@ from PIL import Image
 import data
 
 
-def make_vae():
+def make_vae(norm_groups=1):
     return AutoencoderKL(
         in_channels=3, out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
         block_out_channels=(32, 64, 64, 64),
         layers_per_block=1, latent_channels=4,
-        # 8 groups, not 32: with 32 groups on 32 channels the decoder's last GroupNorm is a
-        # per-channel instance norm that erases the absolute (background) colour of flat
-        # images; with 32 groups the VAE still had wrong colours after 400 steps.
-        norm_num_groups=8,
+        # 1 group (a LayerNorm over C,H,W), not 32 or 8: GroupNorm removes each group's mean
+        # and scale, and on flat palette images that is the colour.  With 32 groups (per-
+        # channel instance norm) the VAE could not learn backgrounds; with 8 groups it still
+        # merged red/yellow/orange and green/black after 430 steps.  One group loses only 2
+        # of 32 degrees of freedom at the first level.
+        norm_num_groups=norm_groups,
         sample_size=data.SIZE)
 
 
@@ -57,11 +59,13 @@ def main():
                     help="step where the cosine decay starts (default 70%% of --steps)")
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--norm-groups", type=int, default=1)
+    ap.add_argument("--bench", type=int, default=0, help="time this many steps and exit")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     torch.manual_seed(a.seed)
-    vae = make_vae()
+    vae = make_vae(a.norm_groups)
     opt = torch.optim.AdamW(vae.parameters(), lr=a.lr, weight_decay=0.0)
     print(f"vae params {sum(p.numel() for p in vae.parameters())}", flush=True)
     state_path = os.path.join(a.out, "vae_state.pt")
@@ -96,6 +100,9 @@ def main():
         loss.backward()
         opt.step()
         step += 1
+        if a.bench and step >= a.bench:
+            print(f"bench {(time.time() - t0) / step:.2f} s/step", flush=True)
+            return
         if step % 20 == 0:
             print(f"step {step} loss {loss.item():.4f} kl {kl.item():.1f} lr {lr:.2e} "
                   f"{(time.time() - t0) / 60:.1f} min", flush=True)
