@@ -146,16 +146,17 @@ cleanup:
 
 struct ldm_resnet {
     char *prefix;                 /* owned */
-    int64_t cin, cout, temb_ch, groups, n, h, w;
+    int64_t cin, cout, temb_ch, groups, n, h, w;   /* h: this rank's strip rows */
+    const ldm_model_parallel *par;  /* borrowed, or NULL */
     double eps;
     float out_scale;
     int shortcut;
     float *norm1_g, *norm1_b;     /* [cin] owned */
     float *norm2_g, *norm2_b;     /* [cout] owned */
-    ldm_conv2d_plan *conv1;       /* [cout, cin, 3, 3] */
-    ldm_conv2d_plan *conv2;       /* [cout, cout, 3, 3] */
-    ldm_conv2d_plan *conv_sc;     /* [cout, cin, 1, 1] or NULL */
-    ldm_linear_plan *temb_proj;   /* [cout, temb_ch] or NULL */
+    ldm_model_conv *conv1;        /* [cout, cin, 3, 3] */
+    ldm_model_conv *conv2;        /* [cout, cout, 3, 3] */
+    ldm_model_conv *conv_sc;      /* [cout, cin, 1, 1] or NULL */
+    ldm_model_linear *temb_proj;  /* [cout, temb_ch] or NULL */
     size_t scratch_bytes;         /* max over the plans */
     size_t arena_bytes;
 };
@@ -265,34 +266,41 @@ static size_t max_size(size_t a, size_t b)
     return a > b ? a : b;
 }
 
-static ldm_status resnet_plans(ldm_resnet *r, const ldm_weights *w)
+/* full_h: the whole activation's rows (the plans are made for this rank's strip). */
+static ldm_status resnet_plans(ldm_resnet *r, const ldm_weights *w, int64_t full_h,
+                               int64_t align)
 {
     ldm_status st = LDM_OK;
     char name[NAME_MAX_LEN];
-    ldm_conv2d_desc c = {.n = r->n, .c_in = r->cin, .h = r->h, .w = r->w, .c_out = r->cout,
+    ldm_conv2d_desc c = {.n = r->n, .c_in = r->cin, .h = full_h, .w = r->w, .c_out = r->cout,
                          .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_top = 1,
                          .pad_bottom = 1, .pad_left = 1, .pad_right = 1,
                          .layout = LDM_LAYOUT_NHWC, .algo = LDM_CONV_AUTO};
     LDM_CHECK(join_name(name, r->prefix, "conv1"));
-    LDM_CHECK(ldm_model_conv_plan(w, name, &c, 1, &r->conv1));
+    LDM_CHECK(ldm_model_conv_create(r->par, align, &c, w, name, 1, &r->conv1));
     c.c_in = r->cout;
     LDM_CHECK(join_name(name, r->prefix, "conv2"));
-    LDM_CHECK(ldm_model_conv_plan(w, name, &c, 1, &r->conv2));
-    r->scratch_bytes =
-        max_size(ldm_conv2d_scratch_bytes(r->conv1), ldm_conv2d_scratch_bytes(r->conv2));
+    LDM_CHECK(ldm_model_conv_create(r->par, align, &c, w, name, 1, &r->conv2));
+    r->scratch_bytes = max_size(ldm_model_conv_scratch_bytes(r->conv1),
+                                ldm_model_conv_scratch_bytes(r->conv2));
     if (r->shortcut) {
         c.c_in = r->cin;
         c.kh = c.kw = 1;
         c.pad_top = c.pad_bottom = c.pad_left = c.pad_right = 0;
         LDM_CHECK(join_name(name, r->prefix, "conv_shortcut"));
-        LDM_CHECK(ldm_model_conv_plan(w, name, &c, 1, &r->conv_sc));
-        r->scratch_bytes = max_size(r->scratch_bytes, ldm_conv2d_scratch_bytes(r->conv_sc));
+        LDM_CHECK(ldm_model_conv_create(r->par, align, &c, w, name, 1, &r->conv_sc));
+        r->scratch_bytes = max_size(r->scratch_bytes, ldm_model_conv_scratch_bytes(r->conv_sc));
     }
     if (r->temb_ch > 0) {
+        char bias[NAME_MAX_LEN];
         ldm_linear_desc l = {.m = r->n, .k = r->temb_ch, .n = r->cout};
-        LDM_CHECK(join_name(name, r->prefix, "time_emb_proj"));
-        LDM_CHECK(ldm_model_linear_plan(w, name, &l, 1, &r->temb_proj));
-        r->scratch_bytes = max_size(r->scratch_bytes, ldm_linear_scratch_bytes(r->temb_proj));
+        LDM_CHECK(join_name(name, r->prefix, "time_emb_proj.weight"));
+        LDM_CHECK(join_name(bias, r->prefix, "time_emb_proj.bias"));
+        const char *parts[1] = {name};
+        LDM_CHECK(ldm_model_linear_create(r->par, &l, w, parts, &l.n, 1, 2, bias,
+                                          &r->temb_proj));
+        r->scratch_bytes = max_size(r->scratch_bytes,
+                                    ldm_model_linear_scratch_bytes(r->temb_proj));
     }
 cleanup:
     return st;
@@ -314,7 +322,10 @@ ldm_status ldm_resnet_create(const ldm_resnet_desc *desc, const ldm_weights *w, 
     r->temb_ch = d.temb_channels;
     r->groups = d.groups;
     r->n = d.batch;
-    r->h = d.h;
+    r->par = d.parallel;
+    int64_t r0, r1;
+    ldm_model_parallel_rows(d.parallel, d.h, d.align, &r0, &r1);
+    r->h = r1 - r0;
     r->w = d.w;
     r->eps = d.eps;
     r->out_scale = (float)d.output_scale_factor;
@@ -327,7 +338,7 @@ ldm_status ldm_resnet_create(const ldm_resnet_desc *desc, const ldm_weights *w, 
     LDM_CHECK(ldm_model_read(w, name, 1, &r->cout, &r->norm2_g));
     LDM_CHECK(join_name(name, r->prefix, "norm2.bias"));
     LDM_CHECK(ldm_model_read(w, name, 1, &r->cout, &r->norm2_b));
-    LDM_CHECK(resnet_plans(r, w));
+    LDM_CHECK(resnet_plans(r, w, d.h, d.align));
     ldm_arena measure;
     ldm_arena_init_measure(&measure);
     resnet_temps t;
@@ -338,6 +349,11 @@ ldm_status ldm_resnet_create(const ldm_resnet_desc *desc, const ldm_weights *w, 
 cleanup:
     ldm_resnet_destroy(&r);
     return st;
+}
+
+int64_t ldm_resnet_rows(const ldm_resnet *block)
+{
+    return block->h;
 }
 
 size_t ldm_resnet_arena_bytes(const ldm_resnet *block)
@@ -357,22 +373,22 @@ ldm_status ldm_resnet_forward(ldm_resnet *r, float *out, const float *in, const 
                          r->prefix, (long long)r->temb_ch);
     LDM_CHECK(resnet_push(r, arena, &t));
     /* t1 [n, hw, cin] = silu(norm1(x)); t2 [n, hw, cout] = conv1(t1) */
-    LDM_CHECK(ldm_group_norm(t.t1, in, r->norm1_g, r->norm1_b, n, r->cin, hw, r->groups, r->eps,
-                             LDM_LAYOUT_NHWC, 1));
-    LDM_CHECK(ldm_conv2d_run(r->conv1, t.t2, t.t1, t.scratch));
+    LDM_CHECK(ldm_model_group_norm(r->par, t.t1, in, r->norm1_g, r->norm1_b, n, r->cin, hw,
+                                   r->groups, r->eps, 1));
+    LDM_CHECK(ldm_model_conv_run(r->conv1, t.t2, t.t1, t.scratch));
     if (r->temb_proj) {
         /* t2 += time_emb_proj(silu(temb))[:, :, None, None] */
         ldm_silu(t.tact, temb, n * r->temb_ch);
-        LDM_CHECK(ldm_linear_run(r->temb_proj, t.tproj, t.tact, t.scratch));
+        LDM_CHECK(ldm_model_linear_run(r->temb_proj, t.tproj, t.tact, t.scratch));
         ldm_add_channel_bias(t.t2, t.tproj, n, r->cout, hw, LDM_LAYOUT_NHWC);
     }
-    LDM_CHECK(ldm_group_norm(t.t2, t.t2, r->norm2_g, r->norm2_b, n, r->cout, hw, r->groups, r->eps,
-                             LDM_LAYOUT_NHWC, 1));
-    LDM_CHECK(ldm_conv2d_run(r->conv2, out, t.t2, t.scratch));
+    LDM_CHECK(ldm_model_group_norm(r->par, t.t2, t.t2, r->norm2_g, r->norm2_b, n, r->cout, hw,
+                                   r->groups, r->eps, 1));
+    LDM_CHECK(ldm_model_conv_run(r->conv2, out, t.t2, t.scratch));
     /* out = (shortcut(x) + h) / output_scale_factor */
     const float *skip = in;
     if (r->conv_sc) {
-        LDM_CHECK(ldm_conv2d_run(r->conv_sc, t.t1, in, t.scratch));
+        LDM_CHECK(ldm_model_conv_run(r->conv_sc, t.t1, in, t.scratch));
         skip = t.t1;
     }
     if (r->out_scale == 1.0f)
@@ -391,10 +407,10 @@ void ldm_resnet_destroy(ldm_resnet **block)
     if (!block || !*block)
         return;
     ldm_resnet *r = *block;
-    ldm_conv2d_plan_destroy(&r->conv1);
-    ldm_conv2d_plan_destroy(&r->conv2);
-    ldm_conv2d_plan_destroy(&r->conv_sc);
-    ldm_linear_plan_destroy(&r->temb_proj);
+    ldm_model_conv_destroy(&r->conv1);
+    ldm_model_conv_destroy(&r->conv2);
+    ldm_model_conv_destroy(&r->conv_sc);
+    ldm_model_linear_destroy(&r->temb_proj);
     ldm_free(r->norm1_g);
     ldm_free(r->norm1_b);
     ldm_free(r->norm2_g);

@@ -45,6 +45,7 @@
 #include "io/weights.h"
 #include "kernels/conv2d.h"
 #include "kernels/linear.h"
+#include "models/parallel.h"
 
 /* ---- weight lists and reading (shared by the model modules) ---------- */
 
@@ -91,7 +92,11 @@ typedef struct ldm_resnet_desc {
     double eps;                  /* GroupNorm eps (UNet: norm_eps, VAE: 1e-6) */
     double output_scale_factor;  /* > 0; 1.0 in the LDM models */
     int use_in_shortcut;         /* -1: in != out (diffusers' None); 0 or 1 */
-    int64_t batch, h, w;         /* input shape [batch, h, w, in_channels] */
+    int64_t batch, h, w;         /* input shape [batch, h, w, in_channels] (the whole
+                                    activation: h counts every strip's rows) */
+    const ldm_model_parallel *parallel; /* borrowed, or NULL: the split (models/parallel.h);
+                                    the block then works on this rank's strip */
+    int64_t align;               /* the strip alignment of this level (0 = 1) */
 } ldm_resnet_desc;
 
 typedef struct ldm_resnet ldm_resnet;
@@ -109,12 +114,16 @@ ldm_status ldm_resnet_create(const ldm_resnet_desc *desc, const ldm_weights *w,
 size_t ldm_resnet_arena_bytes(const ldm_resnet *block);
 
 /* out [batch, h, w, out_channels] = ResnetBlock2D(in [batch, h, w,
- * in_channels], temb [batch, temb_channels]). temb is required when
+ * in_channels], temb [batch, temb_channels]); under a spatial split h is
+ * this rank's strip (ldm_resnet_rows) and the call is collective. temb is required when
  * temb_channels > 0 (LDM_EINPUT without it) and ignored otherwise. out must
  * not overlap in or temb. LDM_ERUNTIME if the arena is too small or a kernel
  * fails. */
 ldm_status ldm_resnet_forward(ldm_resnet *block, float *out, const float *in, const float *temb,
                               ldm_arena *arena);
+
+/* Rows of this rank's strip (h without a spatial split). */
+int64_t ldm_resnet_rows(const ldm_resnet *block);
 
 /* Free everything (NULL is fine) and set *block to NULL. */
 void ldm_resnet_destroy(ldm_resnet **block);

@@ -12,7 +12,7 @@
 
 struct ldm_downsample {
     char *prefix;              /* owned */
-    ldm_conv2d_plan *conv;     /* [out, ch, 3, 3], stride 2 */
+    ldm_model_conv *conv;      /* [out, ch, 3, 3], stride 2 */
     size_t arena_bytes;
 };
 
@@ -85,8 +85,8 @@ ldm_status ldm_downsample_create(const ldm_downsample_desc *desc, const ldm_weig
     LDM_CHECK(ldm_calloc(sizeof *b, "Downsample2D", (void **)&b));
     LDM_CHECK(ldm_strdup(d.prefix, &b->prefix));
     snprintf(name, sizeof name, "%s.conv", d.prefix);
-    LDM_CHECK(ldm_model_conv_plan(w, name, &c, 1, &b->conv));
-    size_t scratch = ldm_conv2d_scratch_bytes(b->conv);
+    LDM_CHECK(ldm_model_conv_create(d.parallel, d.align, &c, w, name, 1, &b->conv));
+    size_t scratch = ldm_model_conv_scratch_bytes(b->conv);
     b->arena_bytes = (scratch + 63) / 64 * 64;
     *out = b;
     b = NULL;
@@ -105,10 +105,10 @@ ldm_status ldm_downsample_forward(ldm_downsample *b, float *out, const float *in
     ldm_status st = LDM_OK;
     size_t mark = ldm_arena_mark(arena);
     void *scratch = NULL;
-    size_t bytes = ldm_conv2d_scratch_bytes(b->conv);
+    size_t bytes = ldm_model_conv_scratch_bytes(b->conv);
     if (bytes)
         LDM_CHECK(ldm_arena_push(arena, bytes, "Downsample2D scratch", &scratch));
-    LDM_CHECK(ldm_conv2d_run(b->conv, out, in, scratch));
+    LDM_CHECK(ldm_model_conv_run(b->conv, out, in, scratch));
 cleanup:
     ldm_arena_reset_to(arena, mark);
     if (st != LDM_OK)
@@ -120,7 +120,7 @@ void ldm_downsample_destroy(ldm_downsample **block)
 {
     if (!block || !*block)
         return;
-    ldm_conv2d_plan_destroy(&(*block)->conv);
+    ldm_model_conv_destroy(&(*block)->conv);
     ldm_free((*block)->prefix);
     ldm_free(*block);
     *block = NULL;
@@ -130,8 +130,9 @@ void ldm_downsample_destroy(ldm_downsample **block)
 
 struct ldm_upsample {
     char *prefix;              /* owned */
-    int64_t n, c, h, w, oh, ow;
-    ldm_conv2d_plan *conv;     /* [out, ch, 3, 3] or NULL */
+    int64_t n, c, h, w, oh, ow;   /* the whole activations' sizes */
+    int64_t i0, i1, o0, o1;    /* this rank's input and output rows */
+    ldm_model_conv *conv;      /* [out, ch, 3, 3] or NULL */
     size_t arena_bytes;
 };
 
@@ -194,19 +195,26 @@ ldm_status ldm_upsample_create(const ldm_upsample_desc *desc, const ldm_weights 
     b->w = d.w;
     b->oh = d.out_h;
     b->ow = d.out_w;
+    int64_t align = d.align > 0 ? d.align : 1;
+    ldm_model_parallel_rows(d.parallel, d.h, align, &b->i0, &b->i1);
+    ldm_model_parallel_rows(d.parallel, d.out_h, 2 * align, &b->o0, &b->o1);
+    /* the strip rule: output strip rows read only this rank's input rows */
+    LDM_CHECK(ldm_resize_nearest_rows(NULL, NULL, 0, 0, b->h, b->i0, b->i1, b->w, b->oh, b->o0,
+                                      b->o1, b->ow));
     if (d.use_conv) {
         ldm_conv2d_desc c = {.n = d.batch, .c_in = d.channels, .h = d.out_h, .w = d.out_w,
                              .c_out = d.out_channels, .kh = 3, .kw = 3, .stride_h = 1,
                              .stride_w = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
                              .pad_right = 1, .layout = LDM_LAYOUT_NHWC, .algo = LDM_CONV_AUTO};
         snprintf(name, sizeof name, "%s.conv", d.prefix);
-        LDM_CHECK(ldm_model_conv_plan(w, name, &c, 1, &b->conv));
+        LDM_CHECK(ldm_model_conv_create(d.parallel, 2 * align, &c, w, name, 1, &b->conv));
         ldm_arena measure;
         ldm_arena_init_measure(&measure);
         void *p;
-        LDM_CHECK(ldm_arena_push(&measure, (size_t)(b->n * b->oh * b->ow * b->c) * sizeof(float),
+        LDM_CHECK(ldm_arena_push(&measure,
+                                 (size_t)(b->n * (b->o1 - b->o0) * b->ow * b->c) * sizeof(float),
                                  "", &p));
-        LDM_CHECK(ldm_arena_push(&measure, ldm_conv2d_scratch_bytes(b->conv), "", &p));
+        LDM_CHECK(ldm_arena_push(&measure, ldm_model_conv_scratch_bytes(b->conv), "", &p));
         b->arena_bytes = measure.peak;
     }
     *out = b;
@@ -251,22 +259,57 @@ void ldm_resize_nearest_nhwc(float *out, const float *in, int64_t n, int64_t c, 
     }
 }
 
+/* Checked at create: the rows are this rank's strips. */
+static void resize_strip(const ldm_upsample *b, float *out, const float *in)
+{
+    (void)ldm_resize_nearest_rows(out, in, b->n, b->c, b->h, b->i0, b->i1, b->w, b->oh, b->o0,
+                                  b->o1, b->ow);
+}
+
+ldm_status ldm_resize_nearest_rows(float *out, const float *in, int64_t n, int64_t c, int64_t h,
+                                   int64_t i0, int64_t i1, int64_t w, int64_t oh, int64_t o0,
+                                   int64_t o1, int64_t ow)
+{
+    if (i0 == 0 && i1 == h && o0 == 0 && o1 == oh) {
+        if (out)
+            ldm_resize_nearest_nhwc(out, in, n, c, h, w, oh, ow);
+        return LDM_OK;
+    }
+    if (o0 < o1 && (nearest_src(o0, h, oh) < i0 || nearest_src(o1 - 1, h, oh) >= i1))
+        return ldm_error(LDM_EINPUT, "nearest resize %lld -> %lld rows: output rows [%lld, %lld) "
+                         "need input rows outside [%lld, %lld)", (long long)h, (long long)oh,
+                         (long long)o0, (long long)o1, (long long)i0, (long long)i1);
+    if (!out)
+        return LDM_OK;
+    const int64_t rows = o1 - o0, in_rows = i1 - i0;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n * rows; r++) {
+        int64_t b = r / rows, y = o0 + r % rows;
+        const float *src_row = in + (b * in_rows + nearest_src(y, h, oh) - i0) * w * c;
+        float *dst = out + r * ow * c;
+        for (int64_t x = 0; x < ow; x++)
+            memcpy(dst + x * c, src_row + nearest_src(x, w, ow) * c, (size_t)c * sizeof *dst);
+    }
+    return LDM_OK;
+}
+
 ldm_status ldm_upsample_forward(ldm_upsample *b, float *out, const float *in, ldm_arena *arena)
 {
     ldm_status st = LDM_OK;
     size_t mark = ldm_arena_mark(arena);
     if (!b->conv) {
-        ldm_resize_nearest_nhwc(out, in, b->n, b->c, b->h, b->w, b->oh, b->ow);
+        resize_strip(b, out, in);
         return LDM_OK;
     }
-    float *up = NULL; /* [n, oh, ow, c] */
+    float *up = NULL; /* [n, o1 − o0, ow, c] */
     void *scratch = NULL;
-    LDM_CHECK(ldm_arena_push_f32(arena, b->n * b->oh * b->ow * b->c, "Upsample2D", &up));
-    size_t bytes = ldm_conv2d_scratch_bytes(b->conv);
+    LDM_CHECK(ldm_arena_push_f32(arena, b->n * (b->o1 - b->o0) * b->ow * b->c, "Upsample2D",
+                                 &up));
+    size_t bytes = ldm_model_conv_scratch_bytes(b->conv);
     if (bytes)
         LDM_CHECK(ldm_arena_push(arena, bytes, "Upsample2D scratch", &scratch));
-    ldm_resize_nearest_nhwc(up, in, b->n, b->c, b->h, b->w, b->oh, b->ow);
-    LDM_CHECK(ldm_conv2d_run(b->conv, out, up, scratch));
+    resize_strip(b, up, in);
+    LDM_CHECK(ldm_model_conv_run(b->conv, out, up, scratch));
 cleanup:
     ldm_arena_reset_to(arena, mark);
     if (st != LDM_OK)
@@ -278,7 +321,7 @@ void ldm_upsample_destroy(ldm_upsample **block)
 {
     if (!block || !*block)
         return;
-    ldm_conv2d_plan_destroy(&(*block)->conv);
+    ldm_model_conv_destroy(&(*block)->conv);
     ldm_free((*block)->prefix);
     ldm_free(*block);
     *block = NULL;

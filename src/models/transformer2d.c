@@ -9,26 +9,30 @@
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
 #include "kernels/threads.h"
+#include "mpi/gather.h"
+#include "mpi/util.h"
 
 /* One BasicTransformerBlock. */
 typedef struct tblock {
     float *norm_w[3], *norm_b[3];  /* norm1..3: [inner] each */
-    ldm_linear_plan *qkv;          /* attn1 to_q;to_k;to_v fused: [M, inner] → [M, 3·inner] */
-    ldm_linear_plan *out1;         /* attn1.to_out.0: inner → inner, bias */
-    ldm_linear_plan *q2;           /* attn2.to_q: inner → inner */
-    ldm_linear_plan *kv2;          /* attn2 to_k;to_v fused: [B·L, cross] → [B·L, 2·inner] */
+    ldm_model_linear *qkv;          /* attn1 to_q;to_k;to_v fused: [M, inner] → [M, 3·inner] */
+    ldm_model_linear *out1;         /* attn1.to_out.0: inner → inner, bias */
+    ldm_model_linear *q2;           /* attn2.to_q: inner → inner */
+    ldm_model_linear *kv2;          /* attn2 to_k;to_v fused: [B·L, cross] → [B·L, 2·inner] */
     float *kv;                     /* owned: [B·L, 2·inner] keys ‖ values of the context */
-    ldm_linear_plan *out2;         /* attn2.to_out.0 */
-    ldm_linear_plan *ff_in;        /* ff.net.0.proj: inner → 8·inner, bias (GEGLU) */
-    ldm_linear_plan *ff_out;       /* ff.net.2: 4·inner → inner, bias */
+    ldm_model_linear *out2;         /* attn2.to_out.0 */
+    ldm_model_linear *ff_in;        /* ff.net.0.proj: inner → 8·inner, bias (GEGLU) */
+    ldm_model_linear *ff_out;       /* ff.net.2: 4·inner → inner, bias */
 } tblock;
 
 struct ldm_transformer2d {
     ldm_transformer2d_desc d;
-    int64_t inner, tokens, rows;   /* heads·head_dim, H·W, B·H·W */
+    int64_t inner, tokens, rows;   /* heads·head_dim, this rank's H·W, B·H·W */
+    int64_t all_tokens;            /* H·W of every strip: the self-attention keys */
+    ldm_row_gather *gather;        /* spatial split: qkv of every strip, or NULL */
     float *gn_w, *gn_b;            /* norm: [C] */
-    ldm_linear_plan *proj_in;      /* C → inner, bias */
-    ldm_linear_plan *proj_out;     /* inner → C, bias */
+    ldm_model_linear *proj_in;      /* C → inner, bias */
+    ldm_model_linear *proj_out;     /* inner → C, bias */
     tblock *blocks;                /* num_layers */
     int has_context;               /* set_context has filled every block's kv */
 };
@@ -132,26 +136,26 @@ static ldm_status block_create(ldm_transformer2d *t, const ldm_weights *w, const
     static const char *const qkv[] = {"attn1.to_q", "attn1.to_k", "attn1.to_v"};
     const int64_t rows3[] = {inner, inner, inner};
     ldm_linear_desc d = {.m = m, .k = inner, .n = 3 * inner};
-    LDM_CHECK(ldm_unet_load_linear_stacked(w, p, qkv, rows3, 3, &d, need, &b->qkv));
+    LDM_CHECK(ldm_unet_load_linear_stacked(t->d.parallel, w, p, qkv, rows3, 3, &d, need, &b->qkv));
     d = (ldm_linear_desc){.m = m, .k = inner, .n = inner};
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn1.to_out.0"));
-    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, need, &b->out1));
+    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->out1));
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn2.to_q"));
-    LDM_CHECK(ldm_unet_load_linear(w, name, 0, &d, need, &b->q2));
+    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 0, &d, need, &b->q2));
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn2.to_out.0"));
-    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, need, &b->out2));
+    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->out2));
     static const char *const kv[] = {"attn2.to_k", "attn2.to_v"};
     const int64_t rows2[] = {inner, inner};
     d = (ldm_linear_desc){.m = kv_rows, .k = t->d.cross_dim, .n = 2 * inner};
-    LDM_CHECK(ldm_unet_load_linear_stacked(w, p, kv, rows2, 2, &d, need, &b->kv2));
+    LDM_CHECK(ldm_unet_load_linear_stacked(t->d.parallel, w, p, kv, rows2, 2, &d, need, &b->kv2));
     LDM_CHECK(ldm_alloc((size_t)(kv_rows * 2 * inner) * sizeof(float), "cross-attention k/v",
                         (void **)&b->kv));
     d = (ldm_linear_desc){.m = m, .k = inner, .n = 8 * inner};
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "ff.net.0.proj"));
-    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, need, &b->ff_in));
+    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->ff_in));
     d = (ldm_linear_desc){.m = m, .k = 4 * inner, .n = inner};
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "ff.net.2"));
-    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, need, &b->ff_out));
+    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->ff_out));
 cleanup:
     return st;
 }
@@ -162,13 +166,13 @@ static void block_destroy(tblock *b)
         ldm_free(b->norm_w[k]);
         ldm_free(b->norm_b[k]);
     }
-    ldm_linear_plan_destroy(&b->qkv);
-    ldm_linear_plan_destroy(&b->out1);
-    ldm_linear_plan_destroy(&b->q2);
-    ldm_linear_plan_destroy(&b->kv2);
-    ldm_linear_plan_destroy(&b->out2);
-    ldm_linear_plan_destroy(&b->ff_in);
-    ldm_linear_plan_destroy(&b->ff_out);
+    ldm_model_linear_destroy(&b->qkv);
+    ldm_model_linear_destroy(&b->out1);
+    ldm_model_linear_destroy(&b->q2);
+    ldm_model_linear_destroy(&b->kv2);
+    ldm_model_linear_destroy(&b->out2);
+    ldm_model_linear_destroy(&b->ff_in);
+    ldm_model_linear_destroy(&b->ff_out);
     ldm_free(b->kv);
 }
 
@@ -179,6 +183,26 @@ static size_t attention_scratch(const ldm_transformer2d *t, int64_t lk)
     ldm_attention_desc a = {.batch = t->d.batch, .heads = t->d.heads, .lq = t->tokens, .lk = lk,
                             .head_dim = t->d.head_dim};
     return ldm_attention_scratch_bytes(&a, ldm_kernels_cores());
+}
+
+/* Under a spatial split: the plan that gathers the fused q/k/v rows
+ * [B, tokens, 3·inner] of every strip into [B, all_tokens, 3·inner]
+ * (queries travel too: one gather, no repacking; see the report). */
+static ldm_status make_gather(ldm_transformer2d *t)
+{
+    ldm_status st = LDM_OK;
+    const ldm_model_parallel *p = t->d.parallel;
+    int size = ldm_model_parallel_spatial_size(p);
+    int64_t *starts = NULL;
+    if (size <= 1)
+        return LDM_OK;
+    LDM_CHECK(ldm_alloc(sizeof *starts * (size_t)(size + 1), "strip starts", (void **)&starts));
+    ldm_mpi_partition_starts(t->d.height, size, t->d.align > 0 ? t->d.align : 1, t->d.width,
+                             starts);
+    LDM_CHECK(ldm_row_gather_create(p->spatial, starts, t->d.batch, 3 * t->inner, &t->gather));
+cleanup:
+    ldm_free(starts);
+    return st;
 }
 
 ldm_status ldm_transformer2d_create(const ldm_transformer2d_desc *desc, const ldm_weights *w,
@@ -194,8 +218,12 @@ ldm_status ldm_transformer2d_create(const ldm_transformer2d_desc *desc, const ld
     if (t->d.layer_norm_eps <= 0)
         t->d.layer_norm_eps = 1e-5;
     t->inner = desc->heads * desc->head_dim;
-    t->tokens = desc->height * desc->width;
+    int64_t r0, r1;
+    ldm_model_parallel_rows(desc->parallel, desc->height, desc->align, &r0, &r1);
+    t->tokens = (r1 - r0) * desc->width;
+    t->all_tokens = desc->height * desc->width;
     t->rows = desc->batch * t->tokens;
+    LDM_CHECK(make_gather(t));
     const int64_t c = desc->in_channels;
     char name[512];
     LDM_CHECK(ldm_unet_load_vector(w, prefix, "norm.weight", c, &t->gn_w));
@@ -203,22 +231,22 @@ ldm_status ldm_transformer2d_create(const ldm_transformer2d_desc *desc, const ld
     ldm_linear_desc d = {.m = t->rows, .k = c, .n = t->inner};
     LDM_CHECK(ldm_unet_name(name, sizeof name, prefix, "proj_in"));
     if (desc->use_linear_projection)
-        LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, scratch_need, &t->proj_in));
+        LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, scratch_need, &t->proj_in));
     else
-        LDM_CHECK(ldm_unet_load_linear_1x1(w, name, &d, scratch_need, &t->proj_in));
+        LDM_CHECK(ldm_unet_load_linear_1x1(t->d.parallel, w, name, &d, scratch_need, &t->proj_in));
     d = (ldm_linear_desc){.m = t->rows, .k = t->inner, .n = c};
     LDM_CHECK(ldm_unet_name(name, sizeof name, prefix, "proj_out"));
     if (desc->use_linear_projection)
-        LDM_CHECK(ldm_unet_load_linear(w, name, 1, &d, scratch_need, &t->proj_out));
+        LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, scratch_need, &t->proj_out));
     else
-        LDM_CHECK(ldm_unet_load_linear_1x1(w, name, &d, scratch_need, &t->proj_out));
+        LDM_CHECK(ldm_unet_load_linear_1x1(t->d.parallel, w, name, &d, scratch_need, &t->proj_out));
     LDM_CHECK(ldm_calloc((size_t)desc->num_layers * sizeof *t->blocks, "transformer blocks",
                          (void **)&t->blocks));
     for (int64_t i = 0; i < desc->num_layers; i++) {
         LDM_CHECK(block_prefix(name, prefix, i));
         LDM_CHECK(block_create(t, w, name, scratch_need, &t->blocks[i]));
     }
-    size_t a1 = attention_scratch(t, t->tokens), a2 = attention_scratch(t, desc->context_tokens);
+    size_t a1 = attention_scratch(t, t->all_tokens), a2 = attention_scratch(t, desc->context_tokens);
     if (scratch_need && a1 > *scratch_need)
         *scratch_need = a1;
     if (scratch_need && a2 > *scratch_need)
@@ -239,10 +267,11 @@ void ldm_transformer2d_destroy(ldm_transformer2d **tp)
         for (int64_t i = 0; i < t->d.num_layers; i++)
             block_destroy(&t->blocks[i]);
     ldm_free(t->blocks);
+    ldm_row_gather_destroy(&t->gather);
     ldm_free(t->gn_w);
     ldm_free(t->gn_b);
-    ldm_linear_plan_destroy(&t->proj_in);
-    ldm_linear_plan_destroy(&t->proj_out);
+    ldm_model_linear_destroy(&t->proj_in);
+    ldm_model_linear_destroy(&t->proj_out);
     ldm_free(t);
     *tp = NULL;
 }
@@ -253,6 +282,7 @@ typedef struct tbufs {
     float *n;    /* [M, max(C, inner)]   norm outputs, projection outputs */
     float *big;  /* [M, 8·inner] fused qkv (3·inner) or the GEGLU projection */
     float *mid;  /* [M, 4·inner] attention output (inner) or the GEGLU output */
+    float *all;  /* spatial split: [B, all_tokens, 3·inner] every strip's q/k/v; else NULL */
 } tbufs;
 
 static ldm_status layer_norm(ldm_unet_exec *ex, float *out, const float *x, const float *g,
@@ -271,13 +301,19 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
     const int measuring = ldm_unet_measuring(ex);
     const double eps = t->d.layer_norm_eps;
     ldm_attention_desc a = {.batch = t->d.batch, .heads = t->d.heads, .lq = t->tokens,
-                            .lk = t->tokens, .head_dim = t->d.head_dim, .ldq = 3 * inner,
+                            .lk = t->all_tokens, .head_dim = t->d.head_dim, .ldq = 3 * inner,
                             .ldk = 3 * inner, .ldv = 3 * inner, .ldo = inner};
-    /* 1. self-attention: h = to_out(attn(q, k, v of norm1(h))) + h */
+    /* 1. self-attention: h = to_out(attn(q, k, v of norm1(h))) + h; the local
+     * queries attend to the keys of every strip, in the global order */
     LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[0], b->norm_b[0], m, inner, eps));
     LDM_CHECK(ldm_unet_run_linear(ex, b->qkv, u->big, u->n));            /* [M, 3·inner] */
-    LDM_CHECK(ldm_unet_run_attention(ex, &a, u->mid, u->big, u->big + (measuring ? 0 : inner),
-                                     u->big + (measuring ? 0 : 2 * inner)));
+    const float *kv = u->big;
+    if (t->gather && !measuring) {
+        LDM_CHECK(ldm_row_gather_run(t->gather, u->big, u->all));
+        kv = u->all;
+    }
+    LDM_CHECK(ldm_unet_run_attention(ex, &a, u->mid, u->big, kv + (measuring ? 0 : inner),
+                                     kv + (measuring ? 0 : 2 * inner)));
     LDM_CHECK(ldm_unet_run_linear(ex, b->out1, u->n, u->mid));           /* [M, inner] */
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
@@ -332,10 +368,14 @@ ldm_status ldm_transformer2d_forward(ldm_transformer2d *t, ldm_unet_exec *ex, fl
     LDM_CHECK(ldm_unet_push(ex, m * (c > inner ? c : inner), "transformer n", &u.n));
     LDM_CHECK(ldm_unet_push(ex, m * 8 * inner, "transformer ff", &u.big));
     LDM_CHECK(ldm_unet_push(ex, m * 4 * inner, "transformer attn", &u.mid));
-    /* GroupNorm over NHWC pixels, then proj_in: [M, C] → [M, inner] */
+    u.all = NULL;
+    if (t->gather)
+        LDM_CHECK(ldm_unet_push(ex, t->d.batch * t->all_tokens * 3 * inner, "transformer q/k/v",
+                                &u.all));
+    /* GroupNorm over NHWC pixels (of every strip), then proj_in: [M, C] → [M, inner] */
     if (!measuring)
-        LDM_CHECK(ldm_group_norm(u.n, x, t->gn_w, t->gn_b, t->d.batch, c, t->tokens, t->d.groups,
-                                 1e-6, LDM_LAYOUT_NHWC, 0));
+        LDM_CHECK(ldm_model_group_norm(t->d.parallel, u.n, x, t->gn_w, t->gn_b, t->d.batch, c,
+                                       t->tokens, t->d.groups, 1e-6, 0));
     LDM_CHECK(ldm_unet_run_linear(ex, t->proj_in, u.h, u.n));
     for (int64_t i = 0; i < t->d.num_layers; i++)
         LDM_CHECK(block_forward(t, ex, &t->blocks[i], &u));

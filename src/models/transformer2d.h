@@ -40,7 +40,8 @@
 #include "models/unet_util.h"
 
 typedef struct ldm_transformer2d_desc {
-    int64_t batch, height, width; /* input [batch, in_channels, height, width] */
+    int64_t batch, height, width; /* input [batch, in_channels, height, width] (height: all
+                                     strips' rows) */
     int64_t in_channels;
     int64_t heads, head_dim;      /* inner = heads · head_dim */
     int64_t num_layers;           /* BasicTransformerBlocks (>= 1) */
@@ -49,6 +50,10 @@ typedef struct ldm_transformer2d_desc {
     int64_t groups;               /* GroupNorm groups (norm_num_groups) */
     int use_linear_projection;    /* 0: 1×1 convolutions, 1: Linear proj_in/proj_out */
     double layer_norm_eps;        /* 0 = 1e-5, BasicTransformerBlock's default */
+    const ldm_model_parallel *parallel; /* borrowed, or NULL (models/parallel.h): under a
+                                     spatial split the module works on this rank's rows and
+                                     self-attention gathers every strip's keys and values */
+    int64_t align;                /* the level's strip alignment (0 = 1) */
 } ldm_transformer2d_desc;
 
 typedef struct ldm_transformer2d ldm_transformer2d;
@@ -71,7 +76,8 @@ ldm_status ldm_transformer2d_create(const ldm_transformer2d_desc *desc, const ld
 ldm_status ldm_transformer2d_set_context(ldm_transformer2d *t, ldm_unet_exec *ex,
                                          const float *context);
 
-/* out [B, H, W, C] (NHWC) = Transformer2D(x [B, H, W, C]) with the context
+/* out [B, H, W, C] (NHWC) = Transformer2D(x [B, H, W, C]) (H: this rank's
+ * strip; collective under a split) with the context
  * of the last ldm_transformer2d_set_context (LDM_ERUNTIME if there was none).
  * out may equal x. Temporaries come from ex->arena and are released before
  * returning. */

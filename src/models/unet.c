@@ -14,33 +14,51 @@
 
 /* One residual state of the down path: [batch, h, w, c]. */
 typedef struct res_state {
-    int64_t c, h, w;
+    int64_t c, h, w;       /* h: all strips' rows */
+    int64_t align;         /* the strip alignment of its level */
 } res_state;
 
 struct ldm_unet {
     ldm_unet_config cfg;
-    int64_t batch, h, w, ctx_tokens;
+    int64_t batch, h, w, ctx_tokens;    /* h: the whole latent's rows */
     int levels;
+    ldm_model_parallel par_store;         /* the context's communicators (borrowed handles) */
+    const ldm_model_parallel *par;        /* &par_store, or NULL: no split */
+    int64_t r0, r1;                       /* this rank's latent rows */
     ldm_unet_block_desc down_d[LDM_UNET_MAX_LEVELS], mid_d, up_d[LDM_UNET_MAX_LEVELS];
     ldm_unet_time_desc time_d;
-    ldm_conv2d_plan *conv_in;             /* in → C0, conv_in_kernel */
+    ldm_model_conv *conv_in;              /* in → C0, conv_in_kernel */
     ldm_unet_time *time;
     ldm_unet_block *down[LDM_UNET_MAX_LEVELS], *mid, *up[LDM_UNET_MAX_LEVELS];
     float *norm_out_w, *norm_out_b;       /* conv_norm_out: [C0] */
-    ldm_conv2d_plan *conv_out;            /* C0 → out, conv_out_kernel */
+    ldm_model_conv *conv_out;             /* C0 → out, conv_out_kernel */
     int nstates;                          /* residuals of the down path */
     res_state *states;                    /* owned: their shapes */
     float **state_ptr;                    /* owned: their buffers during a forward */
     float *context;                       /* owned: [B, L, cross] the context whose k/v the
                                              attentions hold (valid when has_context) */
     int has_context;
-    int64_t hidden_max;                   /* floats of the largest mid/up output */
+    int64_t hidden_max;                   /* floats of the largest mid/up output (strips) */
     ldm_arena arena;                      /* activations, sized by a measuring pass */
     void *scratch;                        /* owned: shared kernel scratch */
     size_t scratch_bytes;
 };
 
 /* ---- geometry ------------------------------------------------------------- */
+
+/* The strip alignment of level i (models/parallel.h: 2^(levels − 1 − i)). */
+static int64_t level_align(const ldm_unet *u, int level)
+{
+    return (int64_t)1 << (u->levels - 1 - level);
+}
+
+/* This rank's rows of an h-row activation with alignment `align`. */
+static int64_t local_rows(const ldm_unet *u, int64_t h, int64_t align)
+{
+    int64_t r0, r1;
+    ldm_model_parallel_rows(u->par, h, align, &r0, &r1);
+    return r1 - r0;
+}
 
 static ldm_unet_block_desc block_base(const ldm_unet *u, int level)
 {
@@ -50,7 +68,8 @@ static ldm_unet_block_desc block_base(const ldm_unet *u, int level)
                                  .output_scale_factor = 1.0, .heads = c->heads[level],
                                  .cross_dim = c->cross_attention_dim,
                                  .context_tokens = u->ctx_tokens,
-                                 .use_linear_projection = c->use_linear_projection};
+                                 .use_linear_projection = c->use_linear_projection,
+                                 .parallel = u->par, .align = level_align(u, level)};
 }
 
 /* Down path: block descs, residual shapes; mid block. */
@@ -65,7 +84,7 @@ static ldm_status plan_down(ldm_unet *u)
                          (void **)&u->states));
     LDM_CHECK(ldm_calloc((size_t)total * sizeof *u->state_ptr, "UNet residuals",
                          (void **)&u->state_ptr));
-    u->states[u->nstates++] = (res_state){c->block_out_channels[0], h, w};
+    u->states[u->nstates++] = (res_state){c->block_out_channels[0], h, w, level_align(u, 0)};
     for (int i = 0; i < u->levels; i++) {
         ldm_unet_block_desc *d = &u->down_d[i];
         *d = block_base(u, i);
@@ -78,7 +97,7 @@ static ldm_status plan_down(ldm_unet *u)
         d->add_sampler = i < u->levels - 1;
         d->downsample_padding = c->downsample_padding;
         for (int64_t k = 0; k < d->num_layers; k++)
-            u->states[u->nstates++] = (res_state){d->out_channels, h, w};
+            u->states[u->nstates++] = (res_state){d->out_channels, h, w, d->align};
         if (d->add_sampler) {
             st = ldm_unet_block_out_size(d, 0, &h, &w);
             if (st != LDM_OK) {
@@ -86,7 +105,7 @@ static ldm_status plan_down(ldm_unet *u)
                                   (long long)u->w, i);
                 goto cleanup;
             }
-            u->states[u->nstates++] = (res_state){d->out_channels, h, w};
+            u->states[u->nstates++] = (res_state){d->out_channels, h, w, d->align / 2};
         }
     }
     u->mid_d = block_base(u, u->levels - 1);
@@ -97,7 +116,7 @@ static ldm_status plan_down(ldm_unet *u)
     u->mid_d.in_channels = c->block_out_channels[u->levels - 1];
     u->mid_d.out_channels = u->mid_d.in_channels;
     u->mid_d.output_scale_factor = c->mid_block_scale_factor;
-    u->hidden_max = u->batch * h * w * u->mid_d.in_channels;
+    u->hidden_max = u->batch * local_rows(u, h, 1) * w * u->mid_d.in_channels;
 cleanup:
     return st;
 }
@@ -149,7 +168,8 @@ static ldm_status plan_up(ldm_unet *u)
             h = forward_size ? next->h : 2 * h;
             w = forward_size ? next->w : 2 * w;
         }
-        int64_t floats = u->batch * h * w * d->out_channels;
+        int64_t floats = u->batch * local_rows(u, h, d->add_sampler ? d->align * 2 : d->align) *
+                         w * d->out_channels;
         if (floats > u->hidden_max)
             u->hidden_max = floats;
         prev = d->out_channels;
@@ -204,11 +224,11 @@ static ldm_status build(ldm_unet *u, const ldm_weights *w)
 {
     ldm_status st = LDM_OK;
     const ldm_unet_config *c = &u->cfg;
-    const int64_t c0 = c->block_out_channels[0];
+    const int64_t c0 = c->block_out_channels[0], align = level_align(u, 0);
     size_t *need = &u->scratch_bytes;
     char name[64];
     ldm_conv2d_desc cd = conv_desc(u, c->in_channels, c0, c->conv_in_kernel);
-    LDM_CHECK(ldm_unet_load_conv(w, "conv_in", &cd, need, &u->conv_in));
+    LDM_CHECK(ldm_unet_load_conv(u->par, align, w, "conv_in", &cd, need, &u->conv_in));
     LDM_CHECK(ldm_unet_time_create(&u->time_d, w, "time_embedding", need, &u->time));
     for (int i = 0; i < u->levels; i++) {
         snprintf(name, sizeof name, "down_blocks.%d", i);
@@ -222,7 +242,7 @@ static ldm_status build(ldm_unet *u, const ldm_weights *w)
     LDM_CHECK(ldm_unet_load_vector(w, "conv_norm_out", "weight", c0, &u->norm_out_w));
     LDM_CHECK(ldm_unet_load_vector(w, "conv_norm_out", "bias", c0, &u->norm_out_b));
     cd = conv_desc(u, c0, c->out_channels, c->conv_out_kernel);
-    LDM_CHECK(ldm_unet_load_conv(w, "conv_out", &cd, need, &u->conv_out));
+    LDM_CHECK(ldm_unet_load_conv(u->par, align, w, "conv_out", &cd, need, &u->conv_out));
 cleanup:
     return st;
 }
@@ -258,14 +278,15 @@ static ldm_status forward(ldm_unet *u, ldm_unet_exec *ex, const float *sample,
     const ldm_unet_config *c = &u->cfg;
     const int measuring = ldm_unet_measuring(ex);
     const size_t mark = ldm_arena_mark(ex->arena);
-    const int64_t n = u->batch, pix = n * u->h * u->w, c0 = c->block_out_channels[0];
+    const int64_t n = u->batch, rows = u->r1 - u->r0, pix = n * rows * u->w;
+    const int64_t c0 = c->block_out_channels[0];
     float *x, *emb, *hidden[2], *norm, *y;
     LDM_CHECK(ldm_unet_push(ex, pix * c->in_channels, "UNet input", &x));      /* [B, h, w, in] */
     LDM_CHECK(ldm_unet_push(ex, n * c->time_embed_dim, "UNet temb", &emb));    /* [B, T] */
     LDM_CHECK(ldm_unet_push(ex, u->hidden_max, "UNet hidden", &hidden[0]));
     LDM_CHECK(ldm_unet_push(ex, u->hidden_max, "UNet hidden", &hidden[1]));
     if (!measuring) {
-        ldm_layout_convert(x, LDM_LAYOUT_NHWC, sample, LDM_LAYOUT_NCHW, n, c->in_channels, u->h,
+        ldm_layout_convert(x, LDM_LAYOUT_NHWC, sample, LDM_LAYOUT_NCHW, n, c->in_channels, rows,
                            u->w);
         if (c->center_input_sample) /* 2 * sample - 1.0 */
             for (int64_t i = 0; i < pix * c->in_channels; i++)
@@ -276,7 +297,8 @@ static ldm_status forward(ldm_unet *u, ldm_unet_exec *ex, const float *sample,
     /* down: every residual gets its own buffer, kept until its up block */
     for (int k = 0; k < u->nstates; k++) {
         const res_state *s = &u->states[k];
-        LDM_CHECK(ldm_unet_push(ex, n * s->h * s->w * s->c, "UNet residual", &u->state_ptr[k]));
+        LDM_CHECK(ldm_unet_push(ex, n * local_rows(u, s->h, s->align) * s->w * s->c,
+                                "UNet residual", &u->state_ptr[k]));
     }
     LDM_CHECK(ldm_unet_run_conv(ex, u->conv_in, u->state_ptr[0], x));
     int k = 1;
@@ -298,11 +320,11 @@ static ldm_status forward(ldm_unet *u, ldm_unet_exec *ex, const float *sample,
     LDM_CHECK(ldm_unet_push(ex, pix * c0, "UNet norm out", &norm));
     LDM_CHECK(ldm_unet_push(ex, pix * c->out_channels, "UNet out", &y));
     if (!measuring)
-        LDM_CHECK(ldm_group_norm(norm, h, u->norm_out_w, u->norm_out_b, n, c0, u->h * u->w,
-                                 c->norm_num_groups, c->norm_eps, LDM_LAYOUT_NHWC, 1));
+        LDM_CHECK(ldm_model_group_norm(u->par, norm, h, u->norm_out_w, u->norm_out_b, n, c0,
+                                       rows * u->w, c->norm_num_groups, c->norm_eps, 1));
     LDM_CHECK(ldm_unet_run_conv(ex, u->conv_out, y, norm));
     if (!measuring)
-        ldm_layout_convert(out, LDM_LAYOUT_NCHW, y, LDM_LAYOUT_NHWC, n, c->out_channels, u->h,
+        ldm_layout_convert(out, LDM_LAYOUT_NCHW, y, LDM_LAYOUT_NHWC, n, c->out_channels, rows,
                            u->w);
 cleanup:
     ldm_arena_reset_to(ex->arena, mark);
@@ -327,7 +349,8 @@ ldm_status ldm_unet_forward(ldm_unet *u, const float *sample, const float *times
 
 /* Parse the config and plan the geometry (no weights yet). */
 static ldm_status prepare(ldm_unet *u, const ldm_config *config, int64_t batch,
-                          int64_t latent_h, int64_t latent_w, int64_t context_tokens)
+                          int64_t latent_h, int64_t latent_w, int64_t context_tokens,
+                          const ldm_model_parallel *par)
 {
     ldm_status st = LDM_OK;
     if (batch < 1 || latent_h < 1 || latent_w < 1 || context_tokens < 1)
@@ -340,12 +363,23 @@ static ldm_status prepare(ldm_unet *u, const ldm_config *config, int64_t batch,
     u->w = latent_w;
     u->ctx_tokens = context_tokens;
     u->levels = u->cfg.levels;
-    u->time_d = (ldm_unet_time_desc){.batch = batch, .channels = u->cfg.block_out_channels[0],
+    if (par && (ldm_model_parallel_spatial_size(par) > 1 ||
+                ldm_model_parallel_channel_size(par) > 1)) {
+        u->par_store = *par;
+        u->par = &u->par_store;
+    }
+    ldm_model_parallel_rows(u->par, latent_h, level_align(u, 0), &u->r0, &u->r1);
+    u->time_d = (ldm_unet_time_desc){.parallel = u->par,.batch = batch, .channels = u->cfg.block_out_channels[0],
                                      .dim = u->cfg.time_embed_dim,
                                      .flip_sin_to_cos = u->cfg.flip_sin_to_cos,
                                      .freq_shift = u->cfg.freq_shift};
     LDM_CHECK(plan_down(u));
     LDM_CHECK(plan_up(u));
+    int ps = ldm_model_parallel_spatial_size(u->par);
+    if (ps > u->mid_d.h)
+        return ldm_error(LDM_EINPUT, "UNet: %d spatial ranks for a latent of %lld rows, whose "
+                         "coarsest level has %lld rows: use at most %lld spatial ranks", ps,
+                         (long long)latent_h, (long long)u->mid_d.h, (long long)u->mid_d.h);
 cleanup:
     return st;
 }
@@ -369,7 +403,7 @@ ldm_status ldm_unet_weight_specs(const ldm_config *config, ldm_spec_list *list)
     /* any latent the downsamplers accept: the tensors do not depend on it */
     int64_t side = (int64_t)8 << cfg.levels;
     LDM_CHECK(ldm_calloc(sizeof *u, "UNet", (void **)&u));
-    LDM_CHECK(prepare(u, config, 1, side, side, 77));
+    LDM_CHECK(prepare(u, config, 1, side, side, 77, NULL));
     LDM_CHECK(prepared_specs(u, config, list));
 cleanup:
     ldm_unet_destroy(&u);
@@ -380,12 +414,21 @@ ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights,
                            int64_t latent_h, int64_t latent_w, int64_t context_tokens,
                            ldm_unet **out)
 {
+    return ldm_unet_create_parallel(config, weights, batch, latent_h, latent_w, context_tokens,
+                                    NULL, out);
+}
+
+ldm_status ldm_unet_create_parallel(const ldm_config *config, const ldm_weights *weights,
+                                    int64_t batch, int64_t latent_h, int64_t latent_w,
+                                    int64_t context_tokens, const ldm_model_parallel *parallel,
+                                    ldm_unet **out)
+{
     ldm_status st = LDM_OK;
     ldm_unet *u = NULL;
     ldm_spec_list list = {0};
     *out = NULL;
     LDM_CHECK(ldm_calloc(sizeof *u, "UNet", (void **)&u));
-    LDM_CHECK(prepare(u, config, batch, latent_h, latent_w, context_tokens));
+    LDM_CHECK(prepare(u, config, batch, latent_h, latent_w, context_tokens, parallel));
     LDM_CHECK(prepared_specs(u, config, &list));
     LDM_CHECK(ldm_spec_list_check(&list, weights));
     LDM_CHECK(build(u, weights));
@@ -425,6 +468,17 @@ void ldm_unet_get_shape(const ldm_unet *u, int64_t *batch, int64_t *latent_h, in
         *context_tokens = u->ctx_tokens;
 }
 
+void ldm_unet_get_rows(const ldm_unet *u, int64_t *r0, int64_t *r1)
+{
+    *r0 = u->r0;
+    *r1 = u->r1;
+}
+
+int64_t ldm_unet_latent_align(const ldm_unet_config *cfg)
+{
+    return (int64_t)1 << (cfg->levels - 1);
+}
+
 size_t ldm_unet_activation_bytes(const ldm_unet *u)
 {
     return u->arena.size + u->scratch_bytes;
@@ -435,7 +489,7 @@ void ldm_unet_destroy(ldm_unet **up)
     if (!up || !*up)
         return;
     ldm_unet *u = *up;
-    ldm_conv2d_plan_destroy(&u->conv_in);
+    ldm_model_conv_destroy(&u->conv_in);
     ldm_unet_time_destroy(&u->time);
     for (int i = 0; i < LDM_UNET_MAX_LEVELS; i++) {
         ldm_unet_block_destroy(&u->down[i]);
@@ -444,7 +498,7 @@ void ldm_unet_destroy(ldm_unet **up)
     ldm_unet_block_destroy(&u->mid);
     ldm_free(u->norm_out_w);
     ldm_free(u->norm_out_b);
-    ldm_conv2d_plan_destroy(&u->conv_out);
+    ldm_model_conv_destroy(&u->conv_out);
     ldm_free(u->states);
     ldm_free(u->state_ptr);
     ldm_free(u->context);

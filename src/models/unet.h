@@ -57,6 +57,7 @@
 #include "core/status.h"
 #include "io/config.h"
 #include "io/weights.h"
+#include "models/parallel.h"
 #include "models/resnet.h"
 
 enum { LDM_UNET_MAX_LEVELS = 8 };
@@ -109,6 +110,28 @@ ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights,
                            int64_t latent_h, int64_t latent_w, int64_t context_tokens,
                            ldm_unet **out);
 
+/* The same over a Pc × Ps grid of ranks (models/parallel.h). Collective on
+ * parallel->spatial and parallel->channel (every rank of both calls it with
+ * the same arguments). latent_h × latent_w is the WHOLE latent; this rank
+ * works on rows [r0, r1) = ldm_model_parallel_rows(parallel, latent_h,
+ * ldm_unet_latent_align(config), …) (ldm_unet_get_rows). Under a channel
+ * split every convolution and linear layer holds only its share of output
+ * channels (weights read as row slices). parallel NULL (or communicators of
+ * one rank): exactly ldm_unet_create. The communicators must outlive the
+ * UNet. LDM_EINPUT when the spatial ranks outnumber the rows of the
+ * coarsest level (message: the counts) or a layer has fewer output
+ * channels than channel ranks. */
+ldm_status ldm_unet_create_parallel(const ldm_config *config, const ldm_weights *weights,
+                                    int64_t batch, int64_t latent_h, int64_t latent_w,
+                                    int64_t context_tokens, const ldm_model_parallel *parallel,
+                                    ldm_unet **out);
+
+/* The strip alignment of the latent: 2^(levels − 1) (8 for the real UNet). */
+int64_t ldm_unet_latent_align(const ldm_unet_config *cfg);
+
+/* This rank's latent rows [r0, r1) ([0, latent_h) without a spatial split). */
+void ldm_unet_get_rows(const ldm_unet *unet, int64_t *r0, int64_t *r1);
+
 /* out [B, out_channels, h, w] = UNet(sample [B, in_channels, h, w],
  * timesteps [B] (float, as diffusers' timesteps.float()), context
  * [B, context_tokens, cross_attention_dim]), all in diffusers' layout (NCHW,
@@ -118,6 +141,10 @@ ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights,
  * text embedding at every step). LDM_ERUNTIME if a kernel fails. */
 ldm_status ldm_unet_forward(ldm_unet *unet, const float *sample, const float *timesteps,
                             const float *context, float *out);
+/* Under a spatial split (ldm_unet_create_parallel) the forward is collective,
+ * and sample and out are this rank's strips [B, C, r1 − r0, w] (NCHW, rows
+ * [r0, r1) of ldm_unet_get_rows); timesteps and context are whole and the
+ * same on every rank. */
 
 /* The parsed config, and the shapes the UNet was built for. */
 const ldm_unet_config *ldm_unet_get_config(const ldm_unet *unet);

@@ -32,6 +32,13 @@ static const char *kind_name(int kind, int cross)
     return cross ? "CrossAttnUpBlock2D" : "UpBlock2D";
 }
 
+int64_t ldm_unet_block_rows(const ldm_unet_block_desc *d, int64_t h, int64_t align)
+{
+    int64_t r0, r1;
+    ldm_model_parallel_rows(d->parallel, h, align, &r0, &r1);
+    return r1 - r0;
+}
+
 int64_t ldm_unet_down_states(const ldm_unet_block_desc *d)
 {
     return d->num_layers + (d->add_sampler ? 1 : 0);
@@ -88,7 +95,8 @@ static ldm_resnet_desc resnet_desc(const ldm_unet_block *b, int64_t i, const cha
     return (ldm_resnet_desc){.prefix = prefix, .in_channels = cin, .out_channels = cout,
                              .temb_channels = d->temb_channels, .groups = d->groups,
                              .eps = d->eps, .output_scale_factor = d->output_scale_factor,
-                             .use_in_shortcut = -1, .batch = d->batch, .h = d->h, .w = d->w};
+                             .use_in_shortcut = -1, .batch = d->batch, .h = d->h, .w = d->w,
+                             .parallel = d->parallel, .align = d->align};
 }
 
 static ldm_transformer2d_desc attn_desc(const ldm_unet_block *b)
@@ -100,7 +108,8 @@ static ldm_transformer2d_desc attn_desc(const ldm_unet_block *b)
                                     .head_dim = c / d->heads, .num_layers = 1,
                                     .cross_dim = d->cross_dim,
                                     .context_tokens = d->context_tokens, .groups = d->groups,
-                                    .use_linear_projection = d->use_linear_projection};
+                                    .use_linear_projection = d->use_linear_projection,
+                                    .parallel = d->parallel, .align = d->align};
 }
 
 static ldm_downsample_desc down_desc(const ldm_unet_block *b, const char *prefix)
@@ -109,7 +118,7 @@ static ldm_downsample_desc down_desc(const ldm_unet_block *b, const char *prefix
     return (ldm_downsample_desc){.prefix = prefix, .channels = d->out_channels,
                                  .out_channels = d->out_channels,
                                  .padding = d->downsample_padding, .batch = d->batch, .h = d->h,
-                                 .w = d->w};
+                                 .w = d->w, .parallel = d->parallel, .align = d->align};
 }
 
 static ldm_upsample_desc up_desc(const ldm_unet_block *b, const char *prefix)
@@ -118,7 +127,7 @@ static ldm_upsample_desc up_desc(const ldm_unet_block *b, const char *prefix)
     return (ldm_upsample_desc){.prefix = prefix, .channels = d->out_channels,
                                .out_channels = d->out_channels, .use_conv = 1,
                                .batch = d->batch, .h = d->h, .w = d->w, .out_h = d->up_h,
-                               .out_w = d->up_w};
+                               .out_w = d->up_w, .parallel = d->parallel, .align = d->align};
 }
 
 ldm_status ldm_unet_block_out_size(const ldm_unet_block_desc *d, int is_up, int64_t *oh,
@@ -343,7 +352,8 @@ ldm_status ldm_unet_mid_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *out
     const size_t mark = ldm_arena_mark(ex->arena);
     const ldm_unet_block_desc *d = &b->d;
     float *h = NULL; /* [B, h, w, C] */
-    LDM_CHECK(ldm_unet_push(ex, d->batch * d->h * d->w * d->in_channels, "mid hidden", &h));
+    const int64_t rows = ldm_unet_block_rows(d, d->h, d->align);
+    LDM_CHECK(ldm_unet_push(ex, d->batch * rows * d->w * d->in_channels, "mid hidden", &h));
     LDM_CHECK(run_resnet(ex, b->resnets[0], h, x, temb));
     LDM_CHECK(ldm_transformer2d_forward(b->attns[0], ex, h, h));
     LDM_CHECK(run_resnet(ex, b->resnets[1], out, h, temb));
@@ -369,7 +379,7 @@ ldm_status ldm_unet_up_forward(ldm_unet_block *b, ldm_unet_exec *ex, float *out,
     ldm_status st = LDM_OK;
     const size_t mark = ldm_arena_mark(ex->arena);
     const ldm_unet_block_desc *d = &b->d;
-    const int64_t pix = d->batch * d->h * d->w, n = b->nres;
+    const int64_t pix = d->batch * ldm_unet_block_rows(d, d->h, d->align) * d->w, n = b->nres;
     const int measuring = ldm_unet_measuring(ex);
     float *cat = NULL, *h = NULL; /* [pix, cat_channels], [pix, out] */
     LDM_CHECK(ldm_unet_push(ex, pix * b->cat_channels, "up concat", &cat));

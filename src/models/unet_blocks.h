@@ -41,6 +41,7 @@ typedef struct ldm_unet_time_desc {
     int64_t dim;             /* time_embed_dim (time_embedding_dim or 4·channels) */
     int flip_sin_to_cos;
     double freq_shift;
+    const ldm_model_parallel *parallel; /* borrowed, or NULL: channel split of the linears */
 } ldm_unet_time_desc;
 
 typedef struct ldm_unet_time ldm_unet_time;
@@ -74,9 +75,15 @@ typedef struct ldm_unet_block_desc {
     int add_sampler;               /* downsampler / upsampler */
     int64_t downsample_padding;    /* down */
     int64_t up_h, up_w;            /* up: upsampler output size; 0, 0 = 2h × 2w */
+    const ldm_model_parallel *parallel; /* borrowed, or NULL (models/parallel.h): h counts
+                                      every strip's rows; the block works on this rank's */
+    int64_t align;                 /* the strip alignment of the block's input level (0 = 1) */
 } ldm_unet_block_desc;
 
 typedef struct ldm_unet_block ldm_unet_block;
+
+/* Rows of this rank's strip of an h-row level with alignment `align`. */
+int64_t ldm_unet_block_rows(const ldm_unet_block_desc *desc, int64_t h, int64_t align);
 
 /* Number of residual states a down block outputs (layers + its downsampler). */
 int64_t ldm_unet_down_states(const ldm_unet_block_desc *desc);

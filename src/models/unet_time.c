@@ -11,8 +11,8 @@
 
 struct ldm_unet_time {
     ldm_unet_time_desc d;
-    ldm_linear_plan *linear_1;   /* [dim, channels] + bias */
-    ldm_linear_plan *linear_2;   /* [dim, dim] + bias */
+    ldm_model_linear *linear_1;  /* [dim, channels] + bias */
+    ldm_model_linear *linear_2;  /* [dim, dim] + bias */
 };
 
 static ldm_status check(const ldm_unet_time_desc *d)
@@ -55,10 +55,10 @@ ldm_status ldm_unet_time_create(const ldm_unet_time_desc *d, const ldm_weights *
     t->d = *d;
     ldm_linear_desc l = {.m = d->batch, .k = d->channels, .n = d->dim};
     LDM_CHECK(ldm_unet_name(name, sizeof name, prefix, "linear_1"));
-    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &l, scratch_need, &t->linear_1));
+    LDM_CHECK(ldm_unet_load_linear(d->parallel, w, name, 1, &l, scratch_need, &t->linear_1));
     l.k = d->dim;
     LDM_CHECK(ldm_unet_name(name, sizeof name, prefix, "linear_2"));
-    LDM_CHECK(ldm_unet_load_linear(w, name, 1, &l, scratch_need, &t->linear_2));
+    LDM_CHECK(ldm_unet_load_linear(d->parallel, w, name, 1, &l, scratch_need, &t->linear_2));
     *out = t;
     t = NULL;
 cleanup:
@@ -91,8 +91,8 @@ void ldm_unet_time_destroy(ldm_unet_time **tp)
 {
     if (!tp || !*tp)
         return;
-    ldm_linear_plan_destroy(&(*tp)->linear_1);
-    ldm_linear_plan_destroy(&(*tp)->linear_2);
+    ldm_model_linear_destroy(&(*tp)->linear_1);
+    ldm_model_linear_destroy(&(*tp)->linear_2);
     ldm_free(*tp);
     *tp = NULL;
 }

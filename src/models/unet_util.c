@@ -12,20 +12,20 @@ ldm_status ldm_unet_push(ldm_unet_exec *ex, int64_t count, const char *what, flo
     return ldm_arena_push_f32(ex->arena, count, what, out);
 }
 
-ldm_status ldm_unet_run_linear(ldm_unet_exec *ex, ldm_linear_plan *plan, float *y,
+ldm_status ldm_unet_run_linear(ldm_unet_exec *ex, ldm_model_linear *layer, float *y,
                                const float *x)
 {
     if (ldm_unet_measuring(ex))
         return LDM_OK;
-    return ldm_linear_run(plan, y, x, ex->scratch);
+    return ldm_model_linear_run(layer, y, x, ex->scratch);
 }
 
-ldm_status ldm_unet_run_conv(ldm_unet_exec *ex, ldm_conv2d_plan *plan, float *out,
+ldm_status ldm_unet_run_conv(ldm_unet_exec *ex, ldm_model_conv *layer, float *out,
                              const float *in)
 {
     if (ldm_unet_measuring(ex))
         return LDM_OK;
-    return ldm_conv2d_run(plan, out, in, ex->scratch);
+    return ldm_model_conv_run(layer, out, in, ex->scratch);
 }
 
 ldm_status ldm_unet_run_attention(ldm_unet_exec *ex, const ldm_attention_desc *d, float *out,
@@ -51,88 +51,77 @@ static void grow(size_t *need, size_t bytes)
         *need = bytes;
 }
 
-ldm_status ldm_unet_load_linear(const ldm_weights *w, const char *module, int has_bias,
-                                const ldm_linear_desc *desc, size_t *scratch_need,
-                                ldm_linear_plan **out)
+/* "<module>.weight" (and "<module>.bias") names into w[512] and b[512]. */
+static ldm_status names(char *w, char *b, const char *module)
 {
-    ldm_status st = ldm_model_linear_plan(w, module, desc, has_bias, out);
-    if (st == LDM_OK)
-        grow(scratch_need, ldm_linear_scratch_bytes(*out));
-    return st;
+    ldm_status st = ldm_unet_name(w, 512, module, "weight");
+    return st != LDM_OK ? st : ldm_unet_name(b, 512, module, "bias");
 }
 
-ldm_status ldm_unet_load_conv(const ldm_weights *w, const char *module,
-                              const ldm_conv2d_desc *desc, size_t *scratch_need,
-                              ldm_conv2d_plan **out)
+static ldm_status load_linear(const ldm_model_parallel *p, const ldm_weights *w,
+                              const char *module, int has_bias, int ndim,
+                              const ldm_linear_desc *desc, size_t *scratch_need,
+                              ldm_model_linear **out)
 {
-    ldm_status st = ldm_model_conv_plan(w, module, desc, 1, out);
-    if (st == LDM_OK)
-        grow(scratch_need, ldm_conv2d_scratch_bytes(*out));
-    return st;
-}
-
-ldm_status ldm_unet_load_linear_1x1(const ldm_weights *w, const char *module,
-                                    const ldm_linear_desc *desc, size_t *scratch_need,
-                                    ldm_linear_plan **out)
-{
-    ldm_status st = LDM_OK;
-    char name[512];
-    float *weight = NULL, *bias = NULL;
-    const int64_t shape[4] = {desc->n, desc->k, 1, 1};
+    char wn[512], bn[512];
+    const char *parts[1] = {wn};
     *out = NULL;
-    LDM_CHECK(ldm_unet_name(name, sizeof name, module, "weight"));
-    LDM_CHECK(ldm_model_read(w, name, 4, shape, &weight));
-    LDM_CHECK(ldm_unet_name(name, sizeof name, module, "bias"));
-    LDM_CHECK(ldm_model_read(w, name, 1, shape, &bias));
-    st = ldm_linear_plan_create(desc, weight, bias, out);
-    if (st != LDM_OK) {
-        ldm_error_context("%s: ", module);
-        goto cleanup;
-    }
-    grow(scratch_need, ldm_linear_scratch_bytes(*out));
-cleanup:
-    ldm_free(weight);
-    ldm_free(bias);
+    ldm_status st = names(wn, bn, module);
+    if (st == LDM_OK)
+        st = ldm_model_linear_create(p, desc, w, parts, &desc->n, 1, ndim, has_bias ? bn : NULL,
+                                     out);
+    if (st == LDM_OK)
+        grow(scratch_need, ldm_model_linear_scratch_bytes(*out));
     return st;
 }
 
-ldm_status ldm_unet_load_linear_stacked(const ldm_weights *w, const char *prefix,
-                                        const char *const *names, const int64_t *rows,
-                                        int count, const ldm_linear_desc *desc,
-                                        size_t *scratch_need, ldm_linear_plan **out)
+ldm_status ldm_unet_load_linear(const ldm_model_parallel *p, const ldm_weights *w,
+                                const char *module, int has_bias, const ldm_linear_desc *desc,
+                                size_t *scratch_need, ldm_model_linear **out)
 {
+    return load_linear(p, w, module, has_bias, 2, desc, scratch_need, out);
+}
+
+ldm_status ldm_unet_load_conv(const ldm_model_parallel *p, int64_t align, const ldm_weights *w,
+                              const char *module, const ldm_conv2d_desc *desc,
+                              size_t *scratch_need, ldm_model_conv **out)
+{
+    ldm_status st = ldm_model_conv_create(p, align, desc, w, module, 1, out);
+    if (st == LDM_OK)
+        grow(scratch_need, ldm_model_conv_scratch_bytes(*out));
+    return st;
+}
+
+ldm_status ldm_unet_load_linear_1x1(const ldm_model_parallel *p, const ldm_weights *w,
+                                    const char *module, const ldm_linear_desc *desc,
+                                    size_t *scratch_need, ldm_model_linear **out)
+{
+    /* the weight [n, k, 1, 1] is read as the rows of a [n, k] matrix */
+    return load_linear(p, w, module, 1, 4, desc, scratch_need, out);
+}
+
+ldm_status ldm_unet_load_linear_stacked(const ldm_model_parallel *p, const ldm_weights *w,
+                                        const char *prefix, const char *const *names_,
+                                        const int64_t *rows, int count,
+                                        const ldm_linear_desc *desc, size_t *scratch_need,
+                                        ldm_model_linear **out)
+{
+    enum { MAX_PARTS = 4 };
+    char module[512], full[MAX_PARTS][512];
+    const char *parts[MAX_PARTS];
     ldm_status st = LDM_OK;
-    char module[512], name[512];
-    float *weight = NULL, *part = NULL;
     *out = NULL;
-    LDM_CHECK(ldm_alloc((size_t)(desc->n * desc->k) * sizeof(float), "stacked weight",
-                        (void **)&weight));
-    int64_t row = 0;
+    if (count < 1 || count > MAX_PARTS)
+        return ldm_error(LDM_ERUNTIME, "%s: %d stacked parts (1 to %d)", prefix, count,
+                         MAX_PARTS);
     for (int i = 0; i < count; i++) {
-        const int64_t shape[2] = {rows[i], desc->k};
-        LDM_CHECK(ldm_unet_name(module, sizeof module, prefix, names[i]));
-        LDM_CHECK(ldm_unet_name(name, sizeof name, module, "weight"));
-        LDM_CHECK(ldm_model_read(w, name, 2, shape, &part));
-        if (row + rows[i] > desc->n) {
-            st = ldm_error(LDM_ERUNTIME, "%s: stacked rows exceed n = %lld", name,
-                           (long long)desc->n);
-            goto cleanup;
-        }
-        memcpy(weight + row * desc->k, part, (size_t)(rows[i] * desc->k) * sizeof(float));
-        ldm_free(part);
-        part = NULL;
-        row += rows[i];
+        LDM_CHECK(ldm_unet_name(module, sizeof module, prefix, names_[i]));
+        LDM_CHECK(ldm_unet_name(full[i], sizeof full[i], module, "weight"));
+        parts[i] = full[i];
     }
-    if (row != desc->n) {
-        st = ldm_error(LDM_ERUNTIME, "%s: stacked rows %lld != n %lld", prefix,
-                       (long long)row, (long long)desc->n);
-        goto cleanup;
-    }
-    LDM_CHECK(ldm_linear_plan_create(desc, weight, NULL, out));
-    grow(scratch_need, ldm_linear_scratch_bytes(*out));
+    LDM_CHECK(ldm_model_linear_create(p, desc, w, parts, rows, count, 2, NULL, out));
+    grow(scratch_need, ldm_model_linear_scratch_bytes(*out));
 cleanup:
-    ldm_free(part);
-    ldm_free(weight);
     return st;
 }
 

@@ -26,6 +26,7 @@
 #include "kernels/attention.h"
 #include "kernels/conv2d.h"
 #include "kernels/linear.h"
+#include "models/parallel.h"
 #include "models/resnet.h"
 
 typedef struct ldm_unet_exec {
@@ -43,36 +44,40 @@ static inline int ldm_unet_measuring(const ldm_unet_exec *ex)
 ldm_status ldm_unet_push(ldm_unet_exec *ex, int64_t count, const char *what, float **out);
 
 /* Kernel wrappers: no-ops while measuring; otherwise the kernel with the
- * shared scratch. */
-ldm_status ldm_unet_run_linear(ldm_unet_exec *ex, ldm_linear_plan *plan, float *y,
+ * shared scratch. The conv and linear layers are models/parallel.h's (a
+ * split layer communicates: every rank runs them in the same order). */
+ldm_status ldm_unet_run_linear(ldm_unet_exec *ex, ldm_model_linear *layer, float *y,
                                const float *x);
-ldm_status ldm_unet_run_conv(ldm_unet_exec *ex, ldm_conv2d_plan *plan, float *out,
+ldm_status ldm_unet_run_conv(ldm_unet_exec *ex, ldm_model_conv *layer, float *out,
                              const float *in);
 ldm_status ldm_unet_run_attention(ldm_unet_exec *ex, const ldm_attention_desc *d, float *out,
                                   const float *q, const float *k, const float *v);
 
-/* Weight loading for plans. `module` is a full module name
- * ("up_blocks.1.attentions.0.proj_in"); its tensors are "<module>.weight"
- * and "<module>.bias" (shapes checked). `scratch_need` grows to the plan's
- * scratch bytes. */
-ldm_status ldm_unet_load_linear(const ldm_weights *w, const char *module, int has_bias,
-                                const ldm_linear_desc *desc, size_t *scratch_need,
-                                ldm_linear_plan **out);
+/* Weight loading for layers (p: the parallel context or NULL; under a
+ * channel split only this rank's output rows are read). `module` is a full
+ * module name ("up_blocks.1.attentions.0.proj_in"); its tensors are
+ * "<module>.weight" and "<module>.bias" (shapes checked). `scratch_need`
+ * grows to the layer's scratch bytes. */
+ldm_status ldm_unet_load_linear(const ldm_model_parallel *p, const ldm_weights *w,
+                                const char *module, int has_bias, const ldm_linear_desc *desc,
+                                size_t *scratch_need, ldm_model_linear **out);
 /* Linear from a 1×1 convolution's weight [n, k, 1, 1] (proj_in / proj_out in
  * NHWC: a 1×1 convolution over channels-last pixels is a linear layer). */
-ldm_status ldm_unet_load_linear_1x1(const ldm_weights *w, const char *module,
-                                    const ldm_linear_desc *desc, size_t *scratch_need,
-                                    ldm_linear_plan **out);
+ldm_status ldm_unet_load_linear_1x1(const ldm_model_parallel *p, const ldm_weights *w,
+                                    const char *module, const ldm_linear_desc *desc,
+                                    size_t *scratch_need, ldm_model_linear **out);
 /* Linear without bias whose weight is the [rows[i], k] weights of
  * "<prefix>.<names[i]>.weight" stacked along n (fused q/k/v);
  * desc->n = Σ rows[i]. */
-ldm_status ldm_unet_load_linear_stacked(const ldm_weights *w, const char *prefix,
-                                        const char *const *names, const int64_t *rows,
-                                        int count, const ldm_linear_desc *desc,
-                                        size_t *scratch_need, ldm_linear_plan **out);
-ldm_status ldm_unet_load_conv(const ldm_weights *w, const char *module,
-                              const ldm_conv2d_desc *desc, size_t *scratch_need,
-                              ldm_conv2d_plan **out);
+ldm_status ldm_unet_load_linear_stacked(const ldm_model_parallel *p, const ldm_weights *w,
+                                        const char *prefix, const char *const *names,
+                                        const int64_t *rows, int count,
+                                        const ldm_linear_desc *desc, size_t *scratch_need,
+                                        ldm_model_linear **out);
+/* desc: the global convolution; align: its input level's strip alignment. */
+ldm_status ldm_unet_load_conv(const ldm_model_parallel *p, int64_t align, const ldm_weights *w,
+                              const char *module, const ldm_conv2d_desc *desc,
+                              size_t *scratch_need, ldm_model_conv **out);
 /* The vector "<prefix>.<name>" [n] (norm gamma/beta) into a new buffer. */
 ldm_status ldm_unet_load_vector(const ldm_weights *w, const char *prefix, const char *name,
                                 int64_t n, float **out);

@@ -12,7 +12,8 @@ enum { NAME_LEN = 256 };
 
 struct ldm_vae {
     ldm_vae_config cfg;
-    int64_t n, lh, lw;
+    int64_t n, lh, lw;      /* the whole latent */
+    ldm_model_parallel par_store; /* the decoder's split (borrowed communicators) */
     ldm_vae_coder *enc;     /* owned, or NULL */
     ldm_vae_coder *dec;     /* owned, or NULL */
     ldm_arena arena;        /* owned: activations of either half */
@@ -33,10 +34,17 @@ void ldm_vae_track(ldm_vae_coder *coder, int64_t act_floats, size_t temp_bytes)
         coder->temp_bytes = round64(temp_bytes);
 }
 
+int64_t ldm_vae_rows(const ldm_vae_coder *coder, int64_t h, int64_t align)
+{
+    int64_t r0, r1;
+    ldm_model_parallel_rows(coder ? coder->par : NULL, h, align, &r0, &r1);
+    return r1 - r0;
+}
+
 ldm_status ldm_vae_level_resnets(const char *block, int count, int64_t cin, int64_t cout,
                                  const ldm_vae_config *cfg, int64_t n, int64_t h, int64_t w,
-                                 ldm_spec_list *list, const ldm_weights *wts, ldm_vae_coder *coder,
-                                 ldm_vae_level *lv)
+                                 int64_t align, ldm_spec_list *list, const ldm_weights *wts,
+                                 ldm_vae_coder *coder, ldm_vae_level *lv)
 {
     ldm_status st = LDM_OK;
     char name[128];
@@ -45,13 +53,14 @@ ldm_status ldm_vae_level_resnets(const char *block, int count, int64_t cin, int6
         ldm_resnet_desc d = {.prefix = name, .in_channels = j ? cout : cin,
                              .out_channels = cout, .groups = cfg->norm_num_groups,
                              .eps = 1e-6, .output_scale_factor = 1.0, .use_in_shortcut = -1,
-                             .batch = n, .h = h, .w = w};
+                             .batch = n, .h = h, .w = w, .parallel = coder ? coder->par : NULL,
+                             .align = align};
         if (list)
             LDM_CHECK(ldm_resnet_specs(&d, list));
         if (lv) {
             LDM_CHECK(ldm_resnet_create(&d, wts, &lv->res[j]));
             lv->nres = j + 1;
-            ldm_vae_track(coder, n * h * w * (cin > cout ? cin : cout),
+            ldm_vae_track(coder, n * ldm_vae_rows(coder, h, align) * w * (cin > cout ? cin : cout),
                           ldm_resnet_arena_bytes(lv->res[j]));
         }
     }
@@ -69,8 +78,9 @@ ldm_conv2d_desc ldm_vae_conv_desc(int64_t n, int64_t c_in, int64_t h, int64_t w,
                              .layout = LDM_LAYOUT_NHWC, .algo = LDM_CONV_AUTO};
 }
 
-ldm_status ldm_vae_conv(const char *name, const ldm_conv2d_desc *desc, ldm_spec_list *list,
-                        const ldm_weights *w, ldm_vae_coder *coder, ldm_conv2d_plan **plan)
+ldm_status ldm_vae_conv(const char *name, const ldm_conv2d_desc *desc, int64_t align,
+                        ldm_spec_list *list, const ldm_weights *w, ldm_vae_coder *coder,
+                        ldm_model_conv **plan)
 {
     ldm_status st = LDM_OK;
     int64_t shape[4] = {desc->c_out, desc->c_in, desc->kh, desc->kw};
@@ -79,13 +89,13 @@ ldm_status ldm_vae_conv(const char *name, const ldm_conv2d_desc *desc, ldm_spec_
         LDM_CHECK(ldm_spec_list_add(list, 1, &desc->c_out, "%s.bias", name));
     }
     if (plan) {
-        LDM_CHECK(ldm_model_conv_plan(w, name, desc, 1, plan));
+        LDM_CHECK(ldm_model_conv_create(coder ? coder->par : NULL, align, desc, w, name, 1, plan));
         int64_t oh, ow;
         LDM_CHECK(ldm_conv2d_out_size(desc, &oh, &ow));
         if (coder) {
-            ldm_vae_track(coder, desc->n * desc->h * desc->w * desc->c_in,
-                          ldm_conv2d_scratch_bytes(*plan));
-            ldm_vae_track(coder, desc->n * oh * ow * desc->c_out, 0);
+            ldm_vae_track(coder, desc->n * ldm_model_conv_in_rows(*plan) * desc->w * desc->c_in,
+                          ldm_model_conv_scratch_bytes(*plan));
+            ldm_vae_track(coder, desc->n * ldm_model_conv_out_rows(*plan) * ow * desc->c_out, 0);
         }
     }
 cleanup:
@@ -120,8 +130,8 @@ void ldm_vae_coder_free(ldm_vae_coder *c)
 {
     if (!c)
         return;
-    ldm_conv2d_plan_destroy(&c->pre);
-    ldm_conv2d_plan_destroy(&c->conv_in);
+    ldm_model_conv_destroy(&c->pre);
+    ldm_model_conv_destroy(&c->conv_in);
     for (int i = 0; i < LDM_VAE_MAX_LEVELS; i++) {
         for (int j = 0; j <= LDM_VAE_MAX_LAYERS; j++)
             ldm_resnet_destroy(&c->levels[i].res[j]);
@@ -133,8 +143,8 @@ void ldm_vae_coder_free(ldm_vae_coder *c)
     ldm_vae_attn_destroy(&c->mid_attn);
     ldm_free(c->norm_g);
     ldm_free(c->norm_b);
-    ldm_conv2d_plan_destroy(&c->conv_out);
-    ldm_conv2d_plan_destroy(&c->post);
+    ldm_model_conv_destroy(&c->conv_out);
+    ldm_model_conv_destroy(&c->post);
     memset(c, 0, sizeof *c);
 }
 
@@ -170,6 +180,14 @@ cleanup:
 ldm_status ldm_vae_create(const ldm_config *config, const ldm_weights *w, int64_t batch,
                           int64_t latent_h, int64_t latent_w, unsigned parts, ldm_vae **out)
 {
+    return ldm_vae_create_parallel(config, w, batch, latent_h, latent_w, parts, NULL, 1, out);
+}
+
+ldm_status ldm_vae_create_parallel(const ldm_config *config, const ldm_weights *w, int64_t batch,
+                                   int64_t latent_h, int64_t latent_w, unsigned parts,
+                                   const ldm_model_parallel *parallel, int64_t latent_align,
+                                   ldm_vae **out)
+{
     ldm_status st = LDM_OK;
     ldm_vae *v = NULL;
     *out = NULL;
@@ -184,6 +202,21 @@ ldm_status ldm_vae_create(const ldm_config *config, const ldm_weights *w, int64_
     v->n = batch;
     v->lh = latent_h;
     v->lw = latent_w;
+    if (parallel && (ldm_model_parallel_spatial_size(parallel) > 1 ||
+                     ldm_model_parallel_channel_size(parallel) > 1))
+        v->par_store = *parallel;
+    else
+        parallel = NULL;
+    if (latent_align < 1) {
+        st = ldm_error(LDM_EINPUT, "AutoencoderKL: latent strip alignment %lld must be >= 1",
+                       (long long)latent_align);
+        goto cleanup;
+    }
+    if (ldm_model_parallel_spatial_size(parallel) > latent_h) {
+        st = ldm_error(LDM_EINPUT, "AutoencoderKL: %d spatial ranks for a latent of %lld rows",
+                       ldm_model_parallel_spatial_size(parallel), (long long)latent_h);
+        goto cleanup;
+    }
     LDM_CHECK(check_weights(&v->cfg, batch, latent_h, latent_w, w));
     size_t bytes = 0;
     if (parts & LDM_VAE_ENCODER) {
@@ -193,6 +226,8 @@ ldm_status ldm_vae_create(const ldm_config *config, const ldm_weights *w, int64_
     }
     if (parts & LDM_VAE_DECODER) {
         LDM_CHECK(ldm_calloc(sizeof *v->dec, "VAE decoder", (void **)&v->dec));
+        v->dec->par = parallel ? &v->par_store : NULL;
+        v->dec->align = latent_align;
         LDM_CHECK(ldm_vae_decoder_walk(&v->cfg, batch, latent_h, latent_w, NULL, w, v->dec));
         if (ldm_vae_coder_arena_bytes(v->dec) > bytes)
             bytes = ldm_vae_coder_arena_bytes(v->dec);
@@ -218,7 +253,7 @@ ldm_status ldm_vae_decode(ldm_vae *v, const float *latents, float *image)
     LDM_CHECK(ldm_vae_decoder_forward(v->dec, latents, &v->arena, &res));
     /* [n, H, W, out] → [n, out, H, W] */
     ldm_layout_convert(image, LDM_LAYOUT_NCHW, res, LDM_LAYOUT_NHWC, v->n, v->dec->out_c,
-                       v->dec->out_h, v->dec->out_w);
+                       v->dec->out_rows, v->dec->out_w);
 cleanup:
     ldm_arena_reset_to(&v->arena, 0);
     if (st != LDM_OK)
@@ -278,6 +313,12 @@ int64_t ldm_vae_downsample_factor(const ldm_vae *v)
 const ldm_vae_config *ldm_vae_get_config(const ldm_vae *v)
 {
     return &v->cfg;
+}
+
+void ldm_vae_get_rows(const ldm_vae *v, int64_t *r0, int64_t *r1)
+{
+    ldm_model_parallel_rows(v->dec ? v->dec->par : NULL, v->lh, v->dec ? v->dec->align : 1, r0,
+                            r1);
 }
 
 size_t ldm_vae_arena_bytes(const ldm_vae *v)

@@ -49,6 +49,7 @@
 #include "core/status.h"
 #include "io/config.h"
 #include "io/weights.h"
+#include "models/parallel.h"
 #include "models/resnet.h"
 
 enum { LDM_VAE_MAX_LEVELS = 8, LDM_VAE_MAX_LAYERS = 16 };
@@ -86,10 +87,30 @@ ldm_status ldm_vae_weight_specs(const ldm_config *config, ldm_spec_list *list);
 ldm_status ldm_vae_create(const ldm_config *config, const ldm_weights *w, int64_t batch,
                           int64_t latent_h, int64_t latent_w, unsigned parts, ldm_vae **out);
 
+/* The same with the decoder split over a Pc × Ps grid (models/parallel.h;
+ * collective on both communicators). latent_h × latent_w is the whole
+ * latent; the decoder works on latent rows [r0, r1) =
+ * ldm_model_parallel_rows(parallel, latent_h, latent_align) (ldm_vae_get_rows:
+ * pass ldm_unet_latent_align so the UNet's strips feed it directly) and
+ * image rows [f·r0, f·r1). The encoder, when requested, is not split (every
+ * rank runs it whole). parallel NULL or of one rank: exactly ldm_vae_create
+ * (latent_align is then unused, but must be >= 1). LDM_EINPUT when the
+ * spatial ranks outnumber the latent rows. The communicators must outlive
+ * the model. */
+ldm_status ldm_vae_create_parallel(const ldm_config *config, const ldm_weights *w, int64_t batch,
+                                   int64_t latent_h, int64_t latent_w, unsigned parts,
+                                   const ldm_model_parallel *parallel, int64_t latent_align,
+                                   ldm_vae **out);
+
+/* The decoder's latent rows [r0, r1) on this rank ([0, latent_h) unsplit). */
+void ldm_vae_get_rows(const ldm_vae *vae, int64_t *r0, int64_t *r1);
+
 /* image [B, out_channels, f·h, f·w] = decoder(post_quant_conv(latents)),
  * latents [B, latent_channels, h, w] already divided by the scaling factor
  * (as the pipeline does). Output in roughly [-1, 1], not clamped.
- * LDM_EINPUT if the decoder was not built. */
+ * LDM_EINPUT if the decoder was not built. Under a spatial split: latents
+ * [B, latent_channels, r1 − r0, w] and image [B, out, f·(r1 − r0), f·w] are
+ * this rank's strips, and the call is collective. */
 ldm_status ldm_vae_decode(ldm_vae *vae, const float *latents, float *image);
 
 /* The posterior of image [B, in_channels, f·h, f·w]: mean and logvar

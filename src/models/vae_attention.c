@@ -17,13 +17,18 @@
 #include "kernels/linear.h"
 #include "kernels/norm.h"
 #include "kernels/threads.h"
+#include "mpi/gather.h"
+#include "mpi/util.h"
 #include "models/vae_internal.h"
 
 enum { NAME_LEN = 512 };
 
 struct ldm_vae_attn {
     char *prefix;                 /* owned */
-    int64_t n, l, c, groups;      /* tokens l = h·w */
+    int64_t n, l, c, groups;      /* tokens l = h·w of this rank's rows */
+    int64_t l_all;                /* tokens of every strip (the keys) */
+    const ldm_model_parallel *par; /* borrowed, or NULL */
+    ldm_row_gather *gather;       /* spatial split: q/k/v of every strip, or NULL */
     float *gn_g, *gn_b;           /* group_norm [c] */
     ldm_linear_plan *qkv;         /* [3c, c]: to_q ‖ to_k ‖ to_v */
     ldm_linear_plan *proj;        /* to_out.0 [c, c] */
@@ -90,18 +95,39 @@ cleanup:
 
 /* Temporaries of the forward, in push order. */
 static ldm_status attn_push(const ldm_vae_attn *a, ldm_arena *arena, float **gn, float **qkv,
-                            void **scratch)
+                            float **all, void **scratch)
 {
     ldm_status st = LDM_OK;
+    *all = NULL;
     LDM_CHECK(ldm_arena_push_f32(arena, a->n * a->l * a->c, "VAE attention norm", gn));
     LDM_CHECK(ldm_arena_push_f32(arena, a->n * a->l * 3 * a->c, "VAE attention qkv", qkv));
+    if (a->gather)
+        LDM_CHECK(ldm_arena_push_f32(arena, a->n * a->l_all * 3 * a->c, "VAE attention q/k/v",
+                                     all));
     LDM_CHECK(ldm_arena_push(arena, a->scratch_bytes, "VAE attention scratch", scratch));
 cleanup:
     return st;
 }
 
+/* Spatial split: the plan gathering every strip's q/k/v rows [n, l, 3c]. */
+static ldm_status make_gather(ldm_vae_attn *a, int64_t h, int64_t w, int64_t align)
+{
+    ldm_status st = LDM_OK;
+    int size = ldm_model_parallel_spatial_size(a->par);
+    int64_t *starts = NULL;
+    if (size <= 1)
+        return LDM_OK;
+    LDM_CHECK(ldm_alloc(sizeof *starts * (size_t)(size + 1), "strip starts", (void **)&starts));
+    ldm_mpi_partition_starts(h, size, align > 0 ? align : 1, w, starts);
+    LDM_CHECK(ldm_row_gather_create(a->par->spatial, starts, a->n, 3 * a->c, &a->gather));
+cleanup:
+    ldm_free(starts);
+    return st;
+}
+
 ldm_status ldm_vae_attn_create(const char *prefix, int64_t c, int64_t groups, int64_t n, int64_t h,
-                               int64_t w, const ldm_weights *wts, ldm_vae_attn **out)
+                               int64_t w, const ldm_model_parallel *par, int64_t align,
+                               const ldm_weights *wts, ldm_vae_attn **out)
 {
     ldm_status st = LDM_OK;
     ldm_vae_attn *a = NULL;
@@ -111,8 +137,13 @@ ldm_status ldm_vae_attn_create(const char *prefix, int64_t c, int64_t groups, in
     LDM_CHECK(ldm_calloc(sizeof *a, "VAE attention", (void **)&a));
     LDM_CHECK(ldm_strdup(prefix, &a->prefix));
     a->n = n;
-    a->l = h * w;
+    a->par = par;
+    int64_t r0, r1;
+    ldm_model_parallel_rows(par, h, align, &r0, &r1);
+    a->l = (r1 - r0) * w;
+    a->l_all = h * w;
     a->c = c;
+    LDM_CHECK(make_gather(a, h, w, align));
     a->groups = groups;
     snprintf(name, sizeof name, "%s.group_norm", prefix);
     LDM_CHECK(ldm_vae_norm(name, c, NULL, wts, &a->gn_g, &a->gn_b));
@@ -128,7 +159,7 @@ ldm_status ldm_vae_attn_create(const char *prefix, int64_t c, int64_t groups, in
     LDM_CHECK(ldm_weights_read_f32(wts, name, &c, 1, bqkv));
     ld.n = c;
     LDM_CHECK(ldm_linear_plan_create(&ld, wqkv, bqkv, &a->proj));
-    a->ad = (ldm_attention_desc){.batch = n, .heads = 1, .lq = a->l, .lk = a->l, .head_dim = c,
+    a->ad = (ldm_attention_desc){.batch = n, .heads = 1, .lq = a->l, .lk = a->l_all, .head_dim = c,
                                  .ldq = 3 * c, .ldk = 3 * c, .ldv = 3 * c, .ldo = c};
     size_t attn_bytes = ldm_attention_scratch_bytes(&a->ad, ldm_kernels_threads());
     if (attn_bytes == 0) {
@@ -142,9 +173,9 @@ ldm_status ldm_vae_attn_create(const char *prefix, int64_t c, int64_t groups, in
         a->scratch_bytes = ldm_linear_scratch_bytes(a->proj);
     ldm_arena measure;
     ldm_arena_init_measure(&measure);
-    float *f1, *f2;
+    float *f1, *f2, *f3;
     void *s;
-    LDM_CHECK(attn_push(a, &measure, &f1, &f2, &s));
+    LDM_CHECK(attn_push(a, &measure, &f1, &f2, &f3, &s));
     a->arena_bytes = measure.peak;
     *out = a;
     a = NULL;
@@ -164,14 +195,20 @@ ldm_status ldm_vae_attn_forward(ldm_vae_attn *a, float *out, const float *in, ld
 {
     ldm_status st = LDM_OK;
     size_t mark = ldm_arena_mark(arena);
-    float *gn = NULL, *qkv = NULL; /* [n, l, c], [n, l, 3c] */
+    float *gn = NULL, *qkv = NULL, *all = NULL; /* [n, l, c], [n, l, 3c], [n, l_all, 3c] */
     void *scratch = NULL;
-    LDM_CHECK(attn_push(a, arena, &gn, &qkv, &scratch));
-    LDM_CHECK(ldm_group_norm(gn, in, a->gn_g, a->gn_b, a->n, a->c, a->l, a->groups, 1e-6,
-                             LDM_LAYOUT_NHWC, 0));
+    LDM_CHECK(attn_push(a, arena, &gn, &qkv, &all, &scratch));
+    LDM_CHECK(ldm_model_group_norm(a->par, gn, in, a->gn_g, a->gn_b, a->n, a->c, a->l, a->groups,
+                                   1e-6, 0));
     LDM_CHECK(ldm_linear_run(a->qkv, qkv, gn, scratch));
+    /* every query attends to the keys of every strip (in the global order) */
+    const float *kv = qkv;
+    if (a->gather) {
+        LDM_CHECK(ldm_row_gather_run(a->gather, qkv, all));
+        kv = all;
+    }
     /* the attention output [n, l, c] goes where gn was */
-    LDM_CHECK(ldm_attention(&a->ad, gn, qkv, qkv + a->c, qkv + 2 * a->c, scratch,
+    LDM_CHECK(ldm_attention(&a->ad, gn, qkv, kv + a->c, kv + 2 * a->c, scratch,
                             a->scratch_bytes));
     LDM_CHECK(ldm_linear_run(a->proj, out, gn, scratch));
     ldm_add(out, out, in, a->n * a->l * a->c); /* residual; rescale_output_factor 1 */
@@ -189,6 +226,7 @@ void ldm_vae_attn_destroy(ldm_vae_attn **pa)
     ldm_vae_attn *a = *pa;
     ldm_linear_plan_destroy(&a->qkv);
     ldm_linear_plan_destroy(&a->proj);
+    ldm_row_gather_destroy(&a->gather);
     ldm_free(a->gn_g);
     ldm_free(a->gn_b);
     ldm_free(a->prefix);
@@ -199,9 +237,11 @@ void ldm_vae_attn_destroy(ldm_vae_attn **pa)
 /* ---- UNetMidBlock2D ----------------------------------------------------- */
 
 ldm_status ldm_vae_mid_walk(const char *prefix, const ldm_vae_config *cfg, int64_t n, int64_t h,
-                            int64_t w, int64_t c, ldm_spec_list *list, const ldm_weights *wts,
-                            ldm_vae_coder *coder)
+                            int64_t w, int64_t c, int64_t align, ldm_spec_list *list,
+                            const ldm_weights *wts, ldm_vae_coder *coder)
 {
+    const ldm_model_parallel *par = coder ? coder->par : NULL;
+    const int64_t rows = ldm_vae_rows(coder, h, align);
     ldm_status st = LDM_OK;
     char name[NAME_LEN];
     for (int i = 0; i < 2; i++) {
@@ -209,12 +249,12 @@ ldm_status ldm_vae_mid_walk(const char *prefix, const ldm_vae_config *cfg, int64
         ldm_resnet_desc d = {.prefix = name, .in_channels = c, .out_channels = c,
                              .groups = cfg->norm_num_groups, .eps = 1e-6,
                              .output_scale_factor = 1.0, .use_in_shortcut = -1, .batch = n,
-                             .h = h, .w = w};
+                             .h = h, .w = w, .parallel = par, .align = align};
         if (list)
             LDM_CHECK(ldm_resnet_specs(&d, list));
         if (coder) {
             LDM_CHECK(ldm_resnet_create(&d, wts, &coder->mid_res[i]));
-            ldm_vae_track(coder, n * h * w * c, ldm_resnet_arena_bytes(coder->mid_res[i]));
+            ldm_vae_track(coder, n * rows * w * c, ldm_resnet_arena_bytes(coder->mid_res[i]));
         }
     }
     if (cfg->mid_block_add_attention) {
@@ -222,9 +262,9 @@ ldm_status ldm_vae_mid_walk(const char *prefix, const ldm_vae_config *cfg, int64
         if (list)
             LDM_CHECK(ldm_vae_attn_specs(name, c, wts, list));
         if (coder) {
-            LDM_CHECK(ldm_vae_attn_create(name, c, cfg->norm_num_groups, n, h, w, wts,
+            LDM_CHECK(ldm_vae_attn_create(name, c, cfg->norm_num_groups, n, h, w, par, align, wts,
                                           &coder->mid_attn));
-            ldm_vae_track(coder, n * h * w * c, ldm_vae_attn_arena_bytes(coder->mid_attn));
+            ldm_vae_track(coder, n * rows * w * c, ldm_vae_attn_arena_bytes(coder->mid_attn));
         }
     }
     if (coder) {

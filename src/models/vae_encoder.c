@@ -27,19 +27,20 @@ ldm_status ldm_vae_encoder_walk(const ldm_vae_config *cfg, int64_t n, int64_t lh
         coder->in_h = h;
         coder->in_w = wd;
         coder->in_c = cfg->in_channels;
+        coder->in_rows = h;
         coder->nlevels = cfg->levels;
         coder->groups = cfg->norm_num_groups;
         ldm_vae_track(coder, n * h * wd * cfg->in_channels, 0);
     }
     ldm_conv2d_desc cd = ldm_vae_conv_desc(n, cfg->in_channels, h, wd, c0, 3);
-    LDM_CHECK(ldm_vae_conv("encoder.conv_in", &cd, list, w, coder, coder ? &coder->conv_in : NULL));
+    LDM_CHECK(ldm_vae_conv("encoder.conv_in", &cd, 1, list, w, coder, coder ? &coder->conv_in : NULL));
     int64_t cin = c0;
     for (int i = 0; i < cfg->levels; i++) {
         int64_t cout = cfg->block_out_channels[i];
         ldm_vae_level *lv = coder ? &coder->levels[i] : NULL;
         snprintf(name, sizeof name, "encoder.down_blocks.%d", i);
         LDM_CHECK(ldm_vae_level_resnets(name, (int)cfg->layers_per_block, cin, cout, cfg, n, h, wd,
-                                        list, w, coder, lv));
+                                        1, list, w, coder, lv));
         cin = cout;
         if (i == cfg->levels - 1)
             break;
@@ -54,20 +55,21 @@ ldm_status ldm_vae_encoder_walk(const ldm_vae_config *cfg, int64_t n, int64_t lh
         }
         LDM_CHECK(ldm_downsample_out_size(&dd, &h, &wd));
     }
-    LDM_CHECK(ldm_vae_mid_walk("encoder.mid_block", cfg, n, h, wd, clast, list, w, coder));
+    LDM_CHECK(ldm_vae_mid_walk("encoder.mid_block", cfg, n, h, wd, clast, 1, list, w, coder));
     if (coder)
         coder->norm_c = clast;
     LDM_CHECK(ldm_vae_norm("encoder.conv_norm_out", clast, list, coder ? w : NULL,
                            coder ? &coder->norm_g : NULL, coder ? &coder->norm_b : NULL));
     cd = ldm_vae_conv_desc(n, clast, h, wd, lat2, 3);
-    LDM_CHECK(ldm_vae_conv("encoder.conv_out", &cd, list, w, coder,
+    LDM_CHECK(ldm_vae_conv("encoder.conv_out", &cd, 1, list, w, coder,
                            coder ? &coder->conv_out : NULL));
     if (cfg->use_quant_conv) {
         cd = ldm_vae_conv_desc(n, lat2, h, wd, lat2, 1);
-        LDM_CHECK(ldm_vae_conv("quant_conv", &cd, list, w, coder, coder ? &coder->post : NULL));
+        LDM_CHECK(ldm_vae_conv("quant_conv", &cd, 1, list, w, coder, coder ? &coder->post : NULL));
     }
     if (coder) {
         coder->out_h = h;
+        coder->out_rows = h;
         coder->out_w = wd;
         coder->out_c = lat2;
     }
@@ -96,7 +98,7 @@ ldm_status ldm_vae_encoder_forward(ldm_vae_coder *e, const float *image, ldm_are
     size_t mark = ldm_arena_mark(arena);
     void *scratch = NULL;
     LDM_CHECK(ldm_arena_push(arena, e->temp_bytes, "VAE conv scratch", &scratch));
-    LDM_CHECK(ldm_conv2d_run(e->conv_in, oth, cur, scratch));
+    LDM_CHECK(ldm_model_conv_run(e->conv_in, oth, cur, scratch));
     ldm_arena_reset_to(arena, mark);
     swap(&cur, &oth);
     for (int i = 0; i < e->nlevels; i++) {
@@ -116,10 +118,10 @@ ldm_status ldm_vae_encoder_forward(ldm_vae_coder *e, const float *image, ldm_are
                              LDM_LAYOUT_NHWC, 1));
     swap(&cur, &oth);
     LDM_CHECK(ldm_arena_push(arena, e->temp_bytes, "VAE conv scratch", &scratch));
-    LDM_CHECK(ldm_conv2d_run(e->conv_out, oth, cur, scratch));
+    LDM_CHECK(ldm_model_conv_run(e->conv_out, oth, cur, scratch));
     swap(&cur, &oth);
     if (e->post) {
-        LDM_CHECK(ldm_conv2d_run(e->post, oth, cur, scratch));
+        LDM_CHECK(ldm_model_conv_run(e->post, oth, cur, scratch));
         swap(&cur, &oth);
     }
     ldm_arena_reset_to(arena, mark);
