@@ -143,11 +143,10 @@ static ldm_status channel_share(const ldm_model_parallel *p, int64_t n, int64_t 
     *o0 = 0;
     *o1 = n;
     *chan = NULL;
-    if (size <= 1)
+    /* a layer narrower than the channel ranks (conv_out: 3 or 4 channels)
+     * is not split: every rank computes all of it */
+    if (size <= 1 || n < size)
         return LDM_OK;
-    if (n < size)
-        return ldm_error(LDM_EINPUT, "%s: %lld output channels cannot be split over %d channel "
-                         "ranks", what, (long long)n, size);
     LDM_CHECK(ldm_alloc(sizeof *starts * (size_t)(size + 1), "channel starts", (void **)&starts));
     ldm_mpi_partition_starts(n, size, 1, 1, starts);
     int rank = ldm_model_parallel_channel_rank(p);

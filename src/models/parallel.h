@@ -17,7 +17,8 @@
  *                 rows (output channels) [starts[r], starts[r+1]) of its rank,
  *                 read from the file as row slices, and re-assembles its full
  *                 output with one allgather on `channel` (mpi/channels.h):
- *                 weights are sharded ~1/Pc, activations are replicated.
+ *                 weights are sharded ~1/Pc, activations are replicated. A
+ *                 layer with fewer output channels than Pc is not split.
  *
  * The strip rule (mpi/halo.h): a network that downsamples k times by
  * stride-2 convolutions splits its full-resolution rows with align = 2^k,

@@ -119,8 +119,8 @@ ldm_status ldm_unet_create(const ldm_config *config, const ldm_weights *weights,
  * channels (weights read as row slices). parallel NULL (or communicators of
  * one rank): exactly ldm_unet_create. The communicators must outlive the
  * UNet. LDM_EINPUT when the spatial ranks outnumber the rows of the
- * coarsest level (message: the counts) or a layer has fewer output
- * channels than channel ranks. */
+ * coarsest level (message: the counts). A layer with fewer output channels
+ * than channel ranks (conv_out) is not split. */
 ldm_status ldm_unet_create_parallel(const ldm_config *config, const ldm_weights *weights,
                                     int64_t batch, int64_t latent_h, int64_t latent_w,
                                     int64_t context_tokens, const ldm_model_parallel *parallel,

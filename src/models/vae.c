@@ -212,9 +212,13 @@ ldm_status ldm_vae_create_parallel(const ldm_config *config, const ldm_weights *
                        (long long)latent_align);
         goto cleanup;
     }
-    if (ldm_model_parallel_spatial_size(parallel) > latent_h) {
-        st = ldm_error(LDM_EINPUT, "AutoencoderKL: %d spatial ranks for a latent of %lld rows",
-                       ldm_model_parallel_spatial_size(parallel), (long long)latent_h);
+    /* every strip needs a row: at most ceil(latent_h / align) spatial ranks */
+    int64_t units = (latent_h + latent_align - 1) / latent_align;
+    if (ldm_model_parallel_spatial_size(parallel) > units) {
+        st = ldm_error(LDM_EINPUT, "AutoencoderKL: %d spatial ranks for a latent of %lld rows "
+                       "in strips aligned to %lld: use at most %lld spatial ranks",
+                       ldm_model_parallel_spatial_size(parallel), (long long)latent_h,
+                       (long long)latent_align, (long long)units);
         goto cleanup;
     }
     LDM_CHECK(check_weights(&v->cfg, batch, latent_h, latent_w, w));
