@@ -411,6 +411,47 @@ cleanup:
     return st;
 }
 
+ldm_status ldm_model_linear_create_slices(const ldm_linear_desc *desc, const ldm_weights *w,
+                                          const char *const *names, const int64_t *full_rows,
+                                          const int64_t *row0, const int64_t *nrows, int parts,
+                                          int weight_ndim, ldm_model_linear **out)
+{
+    ldm_status st = LDM_OK;
+    ldm_model_linear *l = NULL;
+    float *weight = NULL;
+    int64_t n = 0;
+    *out = NULL;
+    for (int i = 0; i < parts; i++)
+        n += nrows[i];
+    if (desc->ldx || desc->ldy || n != desc->n)
+        return ldm_error(LDM_ERUNTIME, "%s: %lld sliced rows for n = %lld", names[0],
+                         (long long)n, (long long)desc->n);
+    LDM_CHECK(ldm_calloc(sizeof *l, "linear", (void **)&l));
+    LDM_CHECK(ldm_strdup(names[0], &l->name));
+    l->m = desc->m;
+    l->n_r = n;
+    LDM_CHECK(ldm_alloc((size_t)(n * desc->k) * sizeof(float), names[0], (void **)&weight));
+    int64_t row = 0;
+    for (int i = 0; i < parts; i++) {
+        const int64_t shape[4] = {full_rows[i], desc->k, 1, 1};
+        LDM_CHECK(read_rows(w, names[i], shape, weight_ndim == 4 ? 4 : 2, row0[i], nrows[i],
+                            weight + row * desc->k));
+        row += nrows[i];
+    }
+    st = ldm_linear_plan_create(desc, weight, NULL, &l->plan);
+    if (st != LDM_OK) {
+        ldm_error_context("%s: ", names[0]);
+        goto cleanup;
+    }
+    l->kernel_bytes = ldm_linear_scratch_bytes(l->plan);
+    *out = l;
+    l = NULL;
+cleanup:
+    ldm_free(weight);
+    ldm_model_linear_destroy(&l);
+    return st;
+}
+
 size_t ldm_model_linear_scratch_bytes(const ldm_model_linear *l)
 {
     return l->slice_bytes + l->kernel_bytes;

@@ -111,6 +111,15 @@ ldm_status ldm_model_linear_create(const ldm_model_parallel *p, const ldm_linear
                                    const ldm_weights *w, const char *const *names,
                                    const int64_t *rows, int parts, int weight_ndim,
                                    const char *bias, ldm_model_linear **out);
+/* Local. A linear layer without communication or bias whose weight is a
+ * stack of row slices: part i is rows [row0[i], row0[i] + nrows[i]) of
+ * tensor names[i], shape [full_rows[i], k] (weight_ndim 2) or
+ * [full_rows[i], k, 1, 1] (4). desc->n = Σ nrows[i]. Head-split attention
+ * uses it for a rank's heads of to_q ‖ to_k ‖ to_v. */
+ldm_status ldm_model_linear_create_slices(const ldm_linear_desc *desc, const ldm_weights *w,
+                                          const char *const *names, const int64_t *full_rows,
+                                          const int64_t *row0, const int64_t *nrows, int parts,
+                                          int weight_ndim, ldm_model_linear **out);
 size_t ldm_model_linear_scratch_bytes(const ldm_model_linear *l);
 /* Collective on `channel` (when split). y [m, n] = x [m, k] Wᵀ + b. */
 ldm_status ldm_model_linear_run(ldm_model_linear *l, float *y, const float *x, void *scratch);

@@ -9,17 +9,19 @@
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
 #include "kernels/threads.h"
+#include "mpi/channels.h"
 #include "mpi/gather.h"
 #include "mpi/util.h"
 
 /* One BasicTransformerBlock. */
 typedef struct tblock {
     float *norm_w[3], *norm_b[3];  /* norm1..3: [inner] each */
-    ldm_model_linear *qkv;          /* attn1 to_q;to_k;to_v fused: [M, inner] → [M, 3·inner] */
+    ldm_model_linear *qkv;         /* attn1 to_q;to_k;to_v fused: [M, inner] → [M, 3·inner_r]
+                                      (inner_r = inner unless split by heads) */
     ldm_model_linear *out1;         /* attn1.to_out.0: inner → inner, bias */
-    ldm_model_linear *q2;           /* attn2.to_q: inner → inner */
-    ldm_model_linear *kv2;          /* attn2 to_k;to_v fused: [B·L, cross] → [B·L, 2·inner] */
-    float *kv;                     /* owned: [B·L, 2·inner] keys ‖ values of the context */
+    ldm_model_linear *q2;          /* attn2.to_q: inner → inner_r */
+    ldm_model_linear *kv2;         /* attn2 to_k;to_v fused: [B·L, cross] → [B·L, 2·inner_r] */
+    float *kv;                     /* owned: [B·L, 2·inner_r] keys ‖ values of the context */
     ldm_model_linear *out2;         /* attn2.to_out.0 */
     ldm_model_linear *ff_in;        /* ff.net.0.proj: inner → 8·inner, bias (GEGLU) */
     ldm_model_linear *ff_out;       /* ff.net.2: 4·inner → inner, bias */
@@ -30,6 +32,9 @@ struct ldm_transformer2d {
     int64_t inner, tokens, rows;   /* heads·head_dim, this rank's H·W, B·H·W */
     int64_t all_tokens;            /* H·W of every strip: the self-attention keys */
     ldm_row_gather *gather;        /* spatial split: qkv of every strip, or NULL */
+    int64_t h0, nh, inner_r;       /* this rank's heads [h0, h0 + nh), nh·head_dim */
+    ldm_channels *heads;           /* channel split by heads: [M, inner] ← every rank's
+                                      [M, inner_r] attention output; or NULL */
     float *gn_w, *gn_b;            /* norm: [C] */
     ldm_model_linear *proj_in;      /* C → inner, bias */
     ldm_model_linear *proj_out;     /* inner → C, bias */
@@ -120,6 +125,32 @@ cleanup:
     return st;
 }
 
+/* Channel split by heads: a local linear of this rank's heads of the
+ * weights "<p>.<names[i]>.weight" [inner, k] stacked (no bias, no
+ * communication: the attention runs on those heads only). */
+static ldm_status head_slices(const ldm_transformer2d *t, const ldm_weights *w, const char *p,
+                              const char *const *names, int count, const ldm_linear_desc *d,
+                              size_t *need, ldm_model_linear **out)
+{
+    ldm_status st = LDM_OK;
+    char module[512], full[3][512];
+    const char *parts[3];
+    int64_t all[3], row0[3], nrows[3];
+    for (int i = 0; i < count; i++) {
+        LDM_CHECK(ldm_unet_name(module, sizeof module, p, names[i]));
+        LDM_CHECK(ldm_unet_name(full[i], sizeof full[i], module, "weight"));
+        parts[i] = full[i];
+        all[i] = t->inner;
+        row0[i] = t->h0 * t->d.head_dim;
+        nrows[i] = t->inner_r;
+    }
+    LDM_CHECK(ldm_model_linear_create_slices(d, w, parts, all, row0, nrows, count, 2, out));
+    if (need && ldm_model_linear_scratch_bytes(*out) > *need)
+        *need = ldm_model_linear_scratch_bytes(*out);
+cleanup:
+    return st;
+}
+
 static ldm_status block_create(ldm_transformer2d *t, const ldm_weights *w, const char *p,
                                size_t *need, tblock *b)
 {
@@ -134,21 +165,32 @@ static ldm_status block_create(ldm_transformer2d *t, const ldm_weights *w, const
         LDM_CHECK(ldm_unet_load_vector(w, p, nb[k], inner, &b->norm_b[k]));
     }
     static const char *const qkv[] = {"attn1.to_q", "attn1.to_k", "attn1.to_v"};
-    const int64_t rows3[] = {inner, inner, inner};
-    ldm_linear_desc d = {.m = m, .k = inner, .n = 3 * inner};
-    LDM_CHECK(ldm_unet_load_linear_stacked(t->d.parallel, w, p, qkv, rows3, 3, &d, need, &b->qkv));
+    static const char *const kv[] = {"attn2.to_k", "attn2.to_v"};
+    static const char *const q[] = {"attn2.to_q"};
+    const int64_t rows3[] = {inner, inner, inner}, ir = t->inner_r;
+    ldm_linear_desc d = {.m = m, .k = inner, .n = 3 * ir};
+    if (t->heads) {
+        LDM_CHECK(head_slices(t, w, p, qkv, 3, &d, need, &b->qkv));
+        d = (ldm_linear_desc){.m = m, .k = inner, .n = ir};
+        LDM_CHECK(head_slices(t, w, p, q, 1, &d, need, &b->q2));
+        d = (ldm_linear_desc){.m = kv_rows, .k = t->d.cross_dim, .n = 2 * ir};
+        LDM_CHECK(head_slices(t, w, p, kv, 2, &d, need, &b->kv2));
+    } else {
+        LDM_CHECK(ldm_unet_load_linear_stacked(t->d.parallel, w, p, qkv, rows3, 3, &d, need,
+                                               &b->qkv));
+        d = (ldm_linear_desc){.m = m, .k = inner, .n = inner};
+        LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn2.to_q"));
+        LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 0, &d, need, &b->q2));
+        d = (ldm_linear_desc){.m = kv_rows, .k = t->d.cross_dim, .n = 2 * inner};
+        LDM_CHECK(ldm_unet_load_linear_stacked(t->d.parallel, w, p, kv, rows3, 2, &d, need,
+                                               &b->kv2));
+    }
     d = (ldm_linear_desc){.m = m, .k = inner, .n = inner};
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn1.to_out.0"));
     LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->out1));
-    LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn2.to_q"));
-    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 0, &d, need, &b->q2));
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn2.to_out.0"));
     LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->out2));
-    static const char *const kv[] = {"attn2.to_k", "attn2.to_v"};
-    const int64_t rows2[] = {inner, inner};
-    d = (ldm_linear_desc){.m = kv_rows, .k = t->d.cross_dim, .n = 2 * inner};
-    LDM_CHECK(ldm_unet_load_linear_stacked(t->d.parallel, w, p, kv, rows2, 2, &d, need, &b->kv2));
-    LDM_CHECK(ldm_alloc((size_t)(kv_rows * 2 * inner) * sizeof(float), "cross-attention k/v",
+    LDM_CHECK(ldm_alloc((size_t)(kv_rows * 2 * ir) * sizeof(float), "cross-attention k/v",
                         (void **)&b->kv));
     d = (ldm_linear_desc){.m = m, .k = inner, .n = 8 * inner};
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "ff.net.0.proj"));
@@ -185,6 +227,32 @@ static size_t attention_scratch(const ldm_transformer2d *t, int64_t lk)
     return ldm_attention_scratch_bytes(&a, ldm_kernels_cores());
 }
 
+/* Under a channel split with at least one head per rank: this rank's
+ * heads and the plan that re-assembles the attention output. */
+static ldm_status split_heads(ldm_transformer2d *t)
+{
+    ldm_status st = LDM_OK;
+    const ldm_model_parallel *p = t->d.parallel;
+    int size = ldm_model_parallel_channel_size(p);
+    int64_t *starts = NULL;
+    t->h0 = 0;
+    t->nh = t->d.heads;
+    t->inner_r = t->inner;
+    if (size <= 1 || t->d.heads < size)
+        return LDM_OK;
+    LDM_CHECK(ldm_alloc(sizeof *starts * (size_t)(size + 1), "head starts", (void **)&starts));
+    ldm_mpi_partition_starts(t->d.heads, size, 1, t->d.head_dim, starts);
+    int r = ldm_model_parallel_channel_rank(p);
+    t->h0 = starts[r] / t->d.head_dim;
+    t->inner_r = starts[r + 1] - starts[r];
+    t->nh = t->inner_r / t->d.head_dim;
+    LDM_CHECK(ldm_channels_create(p->channel, starts, t->rows, LDM_CHANNELS_ALLTOALLW,
+                                  &t->heads));
+cleanup:
+    ldm_free(starts);
+    return st;
+}
+
 /* Under a spatial split: the plan that gathers the fused q/k/v rows
  * [B, tokens, 3·inner] of every strip into [B, all_tokens, 3·inner]
  * (queries travel too: one gather, no repacking; see the report). */
@@ -199,7 +267,8 @@ static ldm_status make_gather(ldm_transformer2d *t)
     LDM_CHECK(ldm_alloc(sizeof *starts * (size_t)(size + 1), "strip starts", (void **)&starts));
     ldm_mpi_partition_starts(t->d.height, size, t->d.align > 0 ? t->d.align : 1, t->d.width,
                              starts);
-    LDM_CHECK(ldm_row_gather_create(p->spatial, starts, t->d.batch, 3 * t->inner, &t->gather));
+    LDM_CHECK(ldm_row_gather_create(p->spatial, starts, t->d.batch, 3 * t->inner_r,
+                                    &t->gather));
 cleanup:
     ldm_free(starts);
     return st;
@@ -223,6 +292,7 @@ ldm_status ldm_transformer2d_create(const ldm_transformer2d_desc *desc, const ld
     t->tokens = (r1 - r0) * desc->width;
     t->all_tokens = desc->height * desc->width;
     t->rows = desc->batch * t->tokens;
+    LDM_CHECK(split_heads(t));
     LDM_CHECK(make_gather(t));
     const int64_t c = desc->in_channels;
     char name[512];
@@ -268,6 +338,7 @@ void ldm_transformer2d_destroy(ldm_transformer2d **tp)
             block_destroy(&t->blocks[i]);
     ldm_free(t->blocks);
     ldm_row_gather_destroy(&t->gather);
+    ldm_channels_destroy(&t->heads);
     ldm_free(t->gn_w);
     ldm_free(t->gn_b);
     ldm_model_linear_destroy(&t->proj_in);
@@ -282,7 +353,7 @@ typedef struct tbufs {
     float *n;    /* [M, max(C, inner)]   norm outputs, projection outputs */
     float *big;  /* [M, 8·inner] fused qkv (3·inner) or the GEGLU projection */
     float *mid;  /* [M, 4·inner] attention output (inner) or the GEGLU output */
-    float *all;  /* spatial split: [B, all_tokens, 3·inner] every strip's q/k/v; else NULL */
+    float *all;  /* spatial split: [B, all_tokens, 3·inner_r] every strip's q/k/v; else NULL */
 } tbufs;
 
 static ldm_status layer_norm(ldm_unet_exec *ex, float *out, const float *x, const float *g,
@@ -300,30 +371,38 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
     const int64_t inner = t->inner, m = t->rows;
     const int measuring = ldm_unet_measuring(ex);
     const double eps = t->d.layer_norm_eps;
-    ldm_attention_desc a = {.batch = t->d.batch, .heads = t->d.heads, .lq = t->tokens,
-                            .lk = t->all_tokens, .head_dim = t->d.head_dim, .ldq = 3 * inner,
-                            .ldk = 3 * inner, .ldv = 3 * inner, .ldo = inner};
+    const int64_t ir = t->inner_r;
+    ldm_attention_desc a = {.batch = t->d.batch, .heads = t->nh, .lq = t->tokens,
+                            .lk = t->all_tokens, .head_dim = t->d.head_dim, .ldq = 3 * ir,
+                            .ldk = 3 * ir, .ldv = 3 * ir, .ldo = ir};
+    /* split by heads, the attention output of this rank's heads goes to
+     * u->n (free after the projections) and is re-assembled into u->mid */
+    float *att = t->heads ? u->n : u->mid;
     /* 1. self-attention: h = to_out(attn(q, k, v of norm1(h))) + h; the local
      * queries attend to the keys of every strip, in the global order */
     LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[0], b->norm_b[0], m, inner, eps));
-    LDM_CHECK(ldm_unet_run_linear(ex, b->qkv, u->big, u->n));            /* [M, 3·inner] */
+    LDM_CHECK(ldm_unet_run_linear(ex, b->qkv, u->big, u->n));            /* [M, 3·ir] */
     const float *kv = u->big;
     if (t->gather && !measuring) {
         LDM_CHECK(ldm_row_gather_run(t->gather, u->big, u->all));
         kv = u->all;
     }
-    LDM_CHECK(ldm_unet_run_attention(ex, &a, u->mid, u->big, kv + (measuring ? 0 : inner),
-                                     kv + (measuring ? 0 : 2 * inner)));
+    LDM_CHECK(ldm_unet_run_attention(ex, &a, att, u->big, kv + (measuring ? 0 : ir),
+                                     kv + (measuring ? 0 : 2 * ir)));
+    if (t->heads && !measuring)
+        LDM_CHECK(ldm_channels_allgather(t->heads, att, u->mid));         /* [M, inner] */
     LDM_CHECK(ldm_unet_run_linear(ex, b->out1, u->n, u->mid));           /* [M, inner] */
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
-    /* 2. cross-attention with the context's k, v [B·L, 2·inner] (set_context) */
+    /* 2. cross-attention with the context's k, v [B·L, 2·ir] (set_context) */
     LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[1], b->norm_b[1], m, inner, eps));
-    LDM_CHECK(ldm_unet_run_linear(ex, b->q2, u->big, u->n));             /* [M, inner] */
+    LDM_CHECK(ldm_unet_run_linear(ex, b->q2, u->big, u->n));             /* [M, ir] */
     a.lk = t->d.context_tokens;
-    a.ldq = inner;
-    a.ldk = a.ldv = 2 * inner;
-    LDM_CHECK(ldm_unet_run_attention(ex, &a, u->mid, u->big, b->kv, b->kv + inner));
+    a.ldq = ir;
+    a.ldk = a.ldv = 2 * ir;
+    LDM_CHECK(ldm_unet_run_attention(ex, &a, att, u->big, b->kv, b->kv + ir));
+    if (t->heads && !measuring)
+        LDM_CHECK(ldm_channels_allgather(t->heads, att, u->mid));
     LDM_CHECK(ldm_unet_run_linear(ex, b->out2, u->n, u->mid));
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
@@ -370,8 +449,8 @@ ldm_status ldm_transformer2d_forward(ldm_transformer2d *t, ldm_unet_exec *ex, fl
     LDM_CHECK(ldm_unet_push(ex, m * 4 * inner, "transformer attn", &u.mid));
     u.all = NULL;
     if (t->gather)
-        LDM_CHECK(ldm_unet_push(ex, t->d.batch * t->all_tokens * 3 * inner, "transformer q/k/v",
-                                &u.all));
+        LDM_CHECK(ldm_unet_push(ex, t->d.batch * t->all_tokens * 3 * t->inner_r,
+                                "transformer q/k/v", &u.all));
     /* GroupNorm over NHWC pixels (of every strip), then proj_in: [M, C] → [M, inner] */
     if (!measuring)
         LDM_CHECK(ldm_model_group_norm(t->d.parallel, u.n, x, t->gn_w, t->gn_b, t->d.batch, c,

@@ -22,7 +22,7 @@
 #include "models/parallel.h"
 #include "models/resnet.h"
 
-static float tp_uniform(uint64_t tensor, uint64_t i)
+static inline float tp_uniform(uint64_t tensor, uint64_t i)
 {
     uint64_t z = (tensor << 40) ^ i ^ 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -61,7 +61,7 @@ static void tp_synth_close(ldm_weight_file *f)
 
 static const ldm_weight_file_ops TP_SYNTH_OPS = {.read = tp_synth_read, .close = tp_synth_close};
 
-static ldm_status tp_synth_weights(const ldm_spec_list *list, ldm_weights **out)
+static inline ldm_status tp_synth_weights(const ldm_spec_list *list, ldm_weights **out)
 {
     ldm_status st = LDM_OK;
     ldm_weight_file *f = NULL;
@@ -97,7 +97,7 @@ cleanup:
 /* The communicators of a pc × ps grid over the world (which must have
  * pc·ps ranks); a split of one rank gets a size-1 communicator, as the grid
  * makes it. Free with tp_grid_free. */
-static void tp_grid(int pc, int ps, ldm_model_parallel *p)
+static inline void tp_grid(int pc, int ps, ldm_model_parallel *p)
 {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -106,7 +106,7 @@ static void tp_grid(int pc, int ps, ldm_model_parallel *p)
     (void)pc;
 }
 
-static void tp_grid_free(ldm_model_parallel *p)
+static inline void tp_grid_free(ldm_model_parallel *p)
 {
     if (p->spatial != MPI_COMM_NULL)
         MPI_Comm_free(&p->spatial);
@@ -116,7 +116,7 @@ static void tp_grid_free(ldm_model_parallel *p)
 
 /* out [n, c, r1 − r0, w] ← rows [r0, r1) of x [n, c, h, w] (or the reverse,
  * back = 1: the strip into the rows of x). */
-static void tp_strip(float *strip, float *x, int64_t nc, int64_t h, int64_t w, int64_t r0,
+static inline void tp_strip(float *strip, float *x, int64_t nc, int64_t h, int64_t w, int64_t r0,
                      int64_t r1, int back)
 {
     const int64_t rows = r1 - r0;
@@ -132,7 +132,7 @@ static void tp_strip(float *strip, float *x, int64_t nc, int64_t h, int64_t w, i
 /* Relative L2 error of a against the reference b over the world, the max
  * |a − b| and b's root mean square (each strip may be counted by several
  * channel ranks: the ratios are unchanged). */
-static double tp_rel_l2(const float *a, const float *b, int64_t count, double *max_abs,
+static inline double tp_rel_l2(const float *a, const float *b, int64_t count, double *max_abs,
                         double *ref_rms)
 {
     double s[3] = {0.0, 0.0, (double)count}, m = 0.0, all[3];
