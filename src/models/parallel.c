@@ -340,6 +340,7 @@ struct ldm_model_linear {
     char *name;                   /* owned: the first part, for messages */
     ldm_linear_plan *plan;        /* [n_r, k]: this rank's output features */
     ldm_channels *chan;           /* or NULL */
+    MPI_Comm reduce;              /* input split: sum the partial outputs here; or NULL */
     int64_t m, n_r;
     size_t slice_bytes, kernel_bytes;
 };
@@ -385,6 +386,7 @@ ldm_status ldm_model_linear_create(const ldm_model_parallel *p, const ldm_linear
     LDM_CHECK(channel_share(p, desc->n, desc->m, names[0], &o0, &o1, &l->chan));
     l->m = desc->m;
     l->n_r = o1 - o0;
+    l->reduce = MPI_COMM_NULL;
     LDM_CHECK(ldm_alloc((size_t)(l->n_r * desc->k) * sizeof(float), names[0], (void **)&weight));
     LDM_CHECK(linear_weight(w, desc, names, rows, parts, weight_ndim == 4 ? 4 : 2, o0, o1,
                             weight));
@@ -412,13 +414,14 @@ cleanup:
 }
 
 ldm_status ldm_model_linear_create_slices(const ldm_linear_desc *desc, const ldm_weights *w,
-                                          const char *const *names, const int64_t *full_rows,
-                                          const int64_t *row0, const int64_t *nrows, int parts,
-                                          int weight_ndim, ldm_model_linear **out)
+                                          const char *const *names, const char *const *biases,
+                                          const int64_t *full_rows, const int64_t *row0,
+                                          const int64_t *nrows, int parts, int weight_ndim,
+                                          ldm_model_linear **out)
 {
     ldm_status st = LDM_OK;
     ldm_model_linear *l = NULL;
-    float *weight = NULL;
+    float *weight = NULL, *bias = NULL;
     int64_t n = 0;
     *out = NULL;
     for (int i = 0; i < parts; i++)
@@ -430,15 +433,20 @@ ldm_status ldm_model_linear_create_slices(const ldm_linear_desc *desc, const ldm
     LDM_CHECK(ldm_strdup(names[0], &l->name));
     l->m = desc->m;
     l->n_r = n;
+    l->reduce = MPI_COMM_NULL;
     LDM_CHECK(ldm_alloc((size_t)(n * desc->k) * sizeof(float), names[0], (void **)&weight));
+    if (biases)
+        LDM_CHECK(ldm_alloc((size_t)n * sizeof(float), names[0], (void **)&bias));
     int64_t row = 0;
     for (int i = 0; i < parts; i++) {
         const int64_t shape[4] = {full_rows[i], desc->k, 1, 1};
         LDM_CHECK(read_rows(w, names[i], shape, weight_ndim == 4 ? 4 : 2, row0[i], nrows[i],
                             weight + row * desc->k));
+        if (biases)
+            LDM_CHECK(read_rows(w, biases[i], shape, 1, row0[i], nrows[i], bias + row));
         row += nrows[i];
     }
-    st = ldm_linear_plan_create(desc, weight, NULL, &l->plan);
+    st = ldm_linear_plan_create(desc, weight, bias, &l->plan);
     if (st != LDM_OK) {
         ldm_error_context("%s: ", names[0]);
         goto cleanup;
@@ -448,6 +456,54 @@ ldm_status ldm_model_linear_create_slices(const ldm_linear_desc *desc, const ldm
     l = NULL;
 cleanup:
     ldm_free(weight);
+    ldm_free(bias);
+    ldm_model_linear_destroy(&l);
+    return st;
+}
+
+ldm_status ldm_model_linear_create_cols(const ldm_model_parallel *p, const ldm_linear_desc *desc,
+                                        const ldm_weights *w, const char *name, int64_t full_k,
+                                        int64_t k0, const char *bias, ldm_model_linear **out)
+{
+    ldm_status st = LDM_OK;
+    ldm_model_linear *l = NULL;
+    float *full = NULL, *weight = NULL, *b = NULL;
+    const int split = ldm_model_parallel_channel_size(p) > 1;
+    const int64_t shape[2] = {desc->n, full_k}, kr = desc->k;
+    *out = NULL;
+    if (desc->ldx || desc->ldy || k0 < 0 || k0 + kr > full_k)
+        return ldm_error(LDM_ERUNTIME, "%s: columns [%lld, %lld) of %lld", name, (long long)k0,
+                         (long long)(k0 + kr), (long long)full_k);
+    LDM_CHECK(ldm_calloc(sizeof *l, "linear", (void **)&l));
+    LDM_CHECK(ldm_strdup(name, &l->name));
+    l->m = desc->m;
+    l->n_r = desc->n;
+    LDM_CHECK(ldm_alloc((size_t)(desc->n * full_k) * sizeof(float), name, (void **)&full));
+    LDM_CHECK(ldm_weights_read_f32(w, name, shape, 2, full));
+    LDM_CHECK(ldm_alloc((size_t)(desc->n * kr) * sizeof(float), name, (void **)&weight));
+    for (int64_t r = 0; r < desc->n; r++)
+        memcpy(weight + r * kr, full + r * full_k + k0, (size_t)kr * sizeof(float));
+    weight_bytes_held += (size_t)(desc->n * kr) * sizeof(float);
+    ldm_free(full);
+    full = NULL;
+    /* the bias joins the sum once: on channel rank 0 */
+    if (bias && ldm_model_parallel_channel_rank(p) == 0) {
+        LDM_CHECK(ldm_alloc((size_t)desc->n * sizeof(float), bias, (void **)&b));
+        LDM_CHECK(read_rows(w, bias, &desc->n, 1, 0, desc->n, b));
+    }
+    st = ldm_linear_plan_create(desc, weight, b, &l->plan);
+    if (st != LDM_OK) {
+        ldm_error_context("%s: ", name);
+        goto cleanup;
+    }
+    l->reduce = split ? p->channel : MPI_COMM_NULL;
+    l->kernel_bytes = ldm_linear_scratch_bytes(l->plan);
+    *out = l;
+    l = NULL;
+cleanup:
+    ldm_free(full);
+    ldm_free(weight);
+    ldm_free(b);
     ldm_model_linear_destroy(&l);
     return st;
 }
@@ -467,6 +523,8 @@ ldm_status ldm_model_linear_run(ldm_model_linear *l, float *y, const float *x, v
     LDM_CHECK(ldm_linear_run(l->plan, dst, x, l->kernel_bytes ? s : NULL));
     if (l->chan)
         LDM_CHECK(ldm_channels_allgather(l->chan, dst, y));
+    if (l->reduce != MPI_COMM_NULL)
+        LDM_CHECK(ldm_mpi_allreduce_sum(l->reduce, y, l->m * l->n_r));
 cleanup:
     if (st != LDM_OK)
         ldm_error_context("%s: ", l->name);

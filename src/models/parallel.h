@@ -111,22 +111,37 @@ ldm_status ldm_model_linear_create(const ldm_model_parallel *p, const ldm_linear
                                    const ldm_weights *w, const char *const *names,
                                    const int64_t *rows, int parts, int weight_ndim,
                                    const char *bias, ldm_model_linear **out);
-/* Local. A linear layer without communication or bias whose weight is a
- * stack of row slices: part i is rows [row0[i], row0[i] + nrows[i]) of
- * tensor names[i], shape [full_rows[i], k] (weight_ndim 2) or
- * [full_rows[i], k, 1, 1] (4). desc->n = Σ nrows[i]. Head-split attention
- * uses it for a rank's heads of to_q ‖ to_k ‖ to_v. */
+/* Local. A linear layer without communication whose weight is a stack of
+ * row slices: part i is rows [row0[i], row0[i] + nrows[i]) of tensor
+ * names[i], shape [full_rows[i], k] (weight_ndim 2) or [full_rows[i], k,
+ * 1, 1] (4), and its bias the same rows of biases[i] ([full_rows[i]]; biases
+ * NULL: none). desc->n = Σ nrows[i]. The channel split uses it for a rank's
+ * heads of to_q ‖ to_k ‖ to_v and its share of GEGLU's hidden ‖ gate. */
 ldm_status ldm_model_linear_create_slices(const ldm_linear_desc *desc, const ldm_weights *w,
-                                          const char *const *names, const int64_t *full_rows,
-                                          const int64_t *row0, const int64_t *nrows, int parts,
-                                          int weight_ndim, ldm_model_linear **out);
+                                          const char *const *names, const char *const *biases,
+                                          const int64_t *full_rows, const int64_t *row0,
+                                          const int64_t *nrows, int parts, int weight_ndim,
+                                          ldm_model_linear **out);
+
+/* A linear layer split by INPUT features over `channel` (the Megatron pair
+ * of an output-split layer): the rank holds columns [k0, k0 + desc->k) of
+ * weight `name` [desc->n, full_k] and multiplies its slice x [m, desc->k];
+ * one allreduce (sum) over `channel` gives every rank y [m, n]; the bias
+ * (or NULL) is added by channel rank 0's share only. Columns are read by
+ * reading the whole tensor and keeping the slice (io/ has row reads only).
+ * Collective on `channel`; without a channel split: a plain linear with
+ * k0 = 0, desc->k = full_k. */
+ldm_status ldm_model_linear_create_cols(const ldm_model_parallel *p, const ldm_linear_desc *desc,
+                                        const ldm_weights *w, const char *name, int64_t full_k,
+                                        int64_t k0, const char *bias, ldm_model_linear **out);
 size_t ldm_model_linear_scratch_bytes(const ldm_model_linear *l);
 /* Collective on `channel` (when split). y [m, n] = x [m, k] Wᵀ + b. */
 ldm_status ldm_model_linear_run(ldm_model_linear *l, float *y, const float *x, void *scratch);
 void ldm_model_linear_destroy(ldm_model_linear **l);
 
 /* Weight bytes (fp32, packed plans excluded) this rank holds in conv and
- * linear layers created since the last reset (for the sharding report). */
+ * linear layers created since the last reset (for the sharding report; a
+ * process-wide counter, not thread-safe). */
 void ldm_model_parallel_weight_bytes_reset(void);
 size_t ldm_model_parallel_weight_bytes(void);
 

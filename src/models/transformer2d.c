@@ -9,7 +9,6 @@
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
 #include "kernels/threads.h"
-#include "mpi/channels.h"
 #include "mpi/gather.h"
 #include "mpi/util.h"
 
@@ -23,8 +22,8 @@ typedef struct tblock {
     ldm_model_linear *kv2;         /* attn2 to_k;to_v fused: [B·L, cross] → [B·L, 2·inner_r] */
     float *kv;                     /* owned: [B·L, 2·inner_r] keys ‖ values of the context */
     ldm_model_linear *out2;         /* attn2.to_out.0 */
-    ldm_model_linear *ff_in;        /* ff.net.0.proj: inner → 8·inner, bias (GEGLU) */
-    ldm_model_linear *ff_out;       /* ff.net.2: 4·inner → inner, bias */
+    ldm_model_linear *ff_in;        /* ff.net.0.proj: inner → 2·ff_r (hidden ‖ gate), bias */
+    ldm_model_linear *ff_out;       /* ff.net.2: ff_r → inner, bias (input split: allreduce) */
 } tblock;
 
 struct ldm_transformer2d {
@@ -33,8 +32,9 @@ struct ldm_transformer2d {
     int64_t all_tokens;            /* H·W of every strip: the self-attention keys */
     ldm_row_gather *gather;        /* spatial split: qkv of every strip, or NULL */
     int64_t h0, nh, inner_r;       /* this rank's heads [h0, h0 + nh), nh·head_dim */
-    ldm_channels *heads;           /* channel split by heads: [M, inner] ← every rank's
-                                      [M, inner_r] attention output; or NULL */
+    int by_heads;                  /* channel split by heads: q/k/v of this rank's heads,
+                                      to_out split by input (partial sums, allreduce) */
+    int64_t ff0, ff_r;             /* this rank's GEGLU features [ff0, ff0 + ff_r) of 4·inner */
     float *gn_w, *gn_b;            /* norm: [C] */
     ldm_model_linear *proj_in;      /* C → inner, bias */
     ldm_model_linear *proj_out;     /* inner → C, bias */
@@ -125,6 +125,33 @@ cleanup:
     return st;
 }
 
+static void grow_need(size_t *need, size_t bytes)
+{
+    if (need && bytes > *need)
+        *need = bytes;
+}
+
+/* The layer after a channel-split one: its input features [k0, k0 + d->k)
+ * of full_k (all of them, unsplit), weight "<p>.<module>.weight", bias
+ * "<p>.<module>.bias"; partial sums reduced over `channel`. */
+static ldm_status input_split(const ldm_transformer2d *t, const ldm_weights *w, const char *p,
+                              const char *module, const ldm_linear_desc *d, int64_t full_k,
+                              int64_t k0, size_t *need, ldm_model_linear **out)
+{
+    ldm_status st = LDM_OK;
+    char name[512], wn[512], bn[512];
+    LDM_CHECK(ldm_unet_name(name, sizeof name, p, module));
+    LDM_CHECK(ldm_unet_name(wn, sizeof wn, name, "weight"));
+    LDM_CHECK(ldm_unet_name(bn, sizeof bn, name, "bias"));
+    if (d->k == full_k) /* input not split: the layer splits its output, if anything */
+        LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, d, need, out));
+    else
+        LDM_CHECK(ldm_model_linear_create_cols(t->d.parallel, d, w, wn, full_k, k0, bn, out));
+    grow_need(need, ldm_model_linear_scratch_bytes(*out));
+cleanup:
+    return st;
+}
+
 /* Channel split by heads: a local linear of this rank's heads of the
  * weights "<p>.<names[i]>.weight" [inner, k] stacked (no bias, no
  * communication: the attention runs on those heads only). */
@@ -144,7 +171,7 @@ static ldm_status head_slices(const ldm_transformer2d *t, const ldm_weights *w, 
         row0[i] = t->h0 * t->d.head_dim;
         nrows[i] = t->inner_r;
     }
-    LDM_CHECK(ldm_model_linear_create_slices(d, w, parts, all, row0, nrows, count, 2, out));
+    LDM_CHECK(ldm_model_linear_create_slices(d, w, parts, NULL, all, row0, nrows, count, 2, out));
     if (need && ldm_model_linear_scratch_bytes(*out) > *need)
         *need = ldm_model_linear_scratch_bytes(*out);
 cleanup:
@@ -169,7 +196,7 @@ static ldm_status block_create(ldm_transformer2d *t, const ldm_weights *w, const
     static const char *const q[] = {"attn2.to_q"};
     const int64_t rows3[] = {inner, inner, inner}, ir = t->inner_r;
     ldm_linear_desc d = {.m = m, .k = inner, .n = 3 * ir};
-    if (t->heads) {
+    if (t->by_heads) {
         LDM_CHECK(head_slices(t, w, p, qkv, 3, &d, need, &b->qkv));
         d = (ldm_linear_desc){.m = m, .k = inner, .n = ir};
         LDM_CHECK(head_slices(t, w, p, q, 1, &d, need, &b->q2));
@@ -185,19 +212,31 @@ static ldm_status block_create(ldm_transformer2d *t, const ldm_weights *w, const
         LDM_CHECK(ldm_unet_load_linear_stacked(t->d.parallel, w, p, kv, rows3, 2, &d, need,
                                                &b->kv2));
     }
-    d = (ldm_linear_desc){.m = m, .k = inner, .n = inner};
-    LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn1.to_out.0"));
-    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->out1));
-    LDM_CHECK(ldm_unet_name(name, sizeof name, p, "attn2.to_out.0"));
-    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->out2));
+    d = (ldm_linear_desc){.m = m, .k = ir, .n = inner};
+    LDM_CHECK(input_split(t, w, p, "attn1.to_out.0", &d, inner, t->h0 * t->d.head_dim, need,
+                          &b->out1));
+    LDM_CHECK(input_split(t, w, p, "attn2.to_out.0", &d, inner, t->h0 * t->d.head_dim, need,
+                          &b->out2));
     LDM_CHECK(ldm_alloc((size_t)(kv_rows * 2 * ir) * sizeof(float), "cross-attention k/v",
                         (void **)&b->kv));
-    d = (ldm_linear_desc){.m = m, .k = inner, .n = 8 * inner};
+    /* GEGLU: this rank's hidden features and the same gate features, then
+     * ff.net.2 by input features (one allreduce) */
+    char wn[512], bn[512];
     LDM_CHECK(ldm_unet_name(name, sizeof name, p, "ff.net.0.proj"));
-    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->ff_in));
-    d = (ldm_linear_desc){.m = m, .k = 4 * inner, .n = inner};
-    LDM_CHECK(ldm_unet_name(name, sizeof name, p, "ff.net.2"));
-    LDM_CHECK(ldm_unet_load_linear(t->d.parallel, w, name, 1, &d, need, &b->ff_out));
+    LDM_CHECK(ldm_unet_name(wn, sizeof wn, name, "weight"));
+    LDM_CHECK(ldm_unet_name(bn, sizeof bn, name, "bias"));
+    const char *ffw[2] = {wn, wn}, *ffb[2] = {bn, bn};
+    const int64_t ffall[2] = {8 * inner, 8 * inner}, ff0[2] = {t->ff0, 4 * inner + t->ff0};
+    const int64_t ffn[2] = {t->ff_r, t->ff_r};
+    d = (ldm_linear_desc){.m = m, .k = inner, .n = 2 * t->ff_r};
+    if (t->ff_r == 4 * inner)
+        LDM_CHECK(ldm_unet_load_linear(NULL, w, name, 1, &d, need, &b->ff_in));
+    else
+        LDM_CHECK(ldm_model_linear_create_slices(&d, w, ffw, ffb, ffall, ff0, ffn, 2, 2,
+                                                 &b->ff_in));
+    grow_need(need, ldm_model_linear_scratch_bytes(b->ff_in));
+    d = (ldm_linear_desc){.m = m, .k = t->ff_r, .n = inner};
+    LDM_CHECK(input_split(t, w, p, "ff.net.2", &d, 4 * inner, t->ff0, need, &b->ff_out));
 cleanup:
     return st;
 }
@@ -227,8 +266,8 @@ static size_t attention_scratch(const ldm_transformer2d *t, int64_t lk)
     return ldm_attention_scratch_bytes(&a, ldm_kernels_cores());
 }
 
-/* Under a channel split with at least one head per rank: this rank's
- * heads and the plan that re-assembles the attention output. */
+/* Under a channel split: this rank's share of the GEGLU features and, with
+ * at least one head per rank, its heads. */
 static ldm_status split_heads(ldm_transformer2d *t)
 {
     ldm_status st = LDM_OK;
@@ -238,7 +277,16 @@ static ldm_status split_heads(ldm_transformer2d *t)
     t->h0 = 0;
     t->nh = t->d.heads;
     t->inner_r = t->inner;
-    if (size <= 1 || t->d.heads < size)
+    t->ff0 = 0;
+    t->ff_r = 4 * t->inner;
+    if (size <= 1)
+        return LDM_OK;
+    /* GEGLU's features: every rank a share of hidden and the same of gate */
+    int64_t f0, f1;
+    ldm_mpi_partition(4 * t->inner, size, ldm_model_parallel_channel_rank(p), 1, &f0, &f1);
+    t->ff0 = f0;
+    t->ff_r = f1 - f0;
+    if (t->d.heads < size)
         return LDM_OK;
     LDM_CHECK(ldm_alloc(sizeof *starts * (size_t)(size + 1), "head starts", (void **)&starts));
     ldm_mpi_partition_starts(t->d.heads, size, 1, t->d.head_dim, starts);
@@ -246,8 +294,7 @@ static ldm_status split_heads(ldm_transformer2d *t)
     t->h0 = starts[r] / t->d.head_dim;
     t->inner_r = starts[r + 1] - starts[r];
     t->nh = t->inner_r / t->d.head_dim;
-    LDM_CHECK(ldm_channels_create(p->channel, starts, t->rows, LDM_CHANNELS_ALLTOALLW,
-                                  &t->heads));
+    t->by_heads = 1;
 cleanup:
     ldm_free(starts);
     return st;
@@ -338,7 +385,6 @@ void ldm_transformer2d_destroy(ldm_transformer2d **tp)
             block_destroy(&t->blocks[i]);
     ldm_free(t->blocks);
     ldm_row_gather_destroy(&t->gather);
-    ldm_channels_destroy(&t->heads);
     ldm_free(t->gn_w);
     ldm_free(t->gn_b);
     ldm_model_linear_destroy(&t->proj_in);
@@ -375,9 +421,9 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
     ldm_attention_desc a = {.batch = t->d.batch, .heads = t->nh, .lq = t->tokens,
                             .lk = t->all_tokens, .head_dim = t->d.head_dim, .ldq = 3 * ir,
                             .ldk = 3 * ir, .ldv = 3 * ir, .ldo = ir};
-    /* split by heads, the attention output of this rank's heads goes to
-     * u->n (free after the projections) and is re-assembled into u->mid */
-    float *att = t->heads ? u->n : u->mid;
+    /* split by heads, u->mid gets this rank's heads of the attention output
+     * [M, ir] and to_out sums the partial products of every rank's */
+    float *att = u->mid;
     /* 1. self-attention: h = to_out(attn(q, k, v of norm1(h))) + h; the local
      * queries attend to the keys of every strip, in the global order */
     LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[0], b->norm_b[0], m, inner, eps));
@@ -389,8 +435,6 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
     }
     LDM_CHECK(ldm_unet_run_attention(ex, &a, att, u->big, kv + (measuring ? 0 : ir),
                                      kv + (measuring ? 0 : 2 * ir)));
-    if (t->heads && !measuring)
-        LDM_CHECK(ldm_channels_allgather(t->heads, att, u->mid));         /* [M, inner] */
     LDM_CHECK(ldm_unet_run_linear(ex, b->out1, u->n, u->mid));           /* [M, inner] */
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
@@ -401,8 +445,6 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
     a.ldq = ir;
     a.ldk = a.ldv = 2 * ir;
     LDM_CHECK(ldm_unet_run_attention(ex, &a, att, u->big, b->kv, b->kv + ir));
-    if (t->heads && !measuring)
-        LDM_CHECK(ldm_channels_allgather(t->heads, att, u->mid));
     LDM_CHECK(ldm_unet_run_linear(ex, b->out2, u->n, u->mid));
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
@@ -410,7 +452,7 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
     LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[2], b->norm_b[2], m, inner, eps));
     LDM_CHECK(ldm_unet_run_linear(ex, b->ff_in, u->big, u->n));          /* [M, 8·inner] */
     if (!measuring)
-        ldm_geglu(u->mid, u->big, m, 4 * inner);                           /* [M, 4·inner] */
+        ldm_geglu(u->mid, u->big, m, t->ff_r);                             /* [M, ff_r] */
     LDM_CHECK(ldm_unet_run_linear(ex, b->ff_out, u->n, u->mid));
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
