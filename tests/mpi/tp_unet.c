@@ -12,10 +12,12 @@
  *     5-row levels, forced sizes);
  *   - Pc = P: the same fixture and 4-level cases split by output channel;
  *   - 2 × 2 (P = 4): both at once;
+ *   - MPI_COMM_NULL communicators: bit-identical to ldm_unet_create;
  *   - too many spatial ranks for the coarsest level: LDM_EINPUT naming it.
  * Expected: "N ranks: P passed, 0 failed" at np 1-4. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/config.h"
 #include "models/unet.h"
@@ -95,6 +97,41 @@ cleanup:
     tp_grid_free(&par);
 }
 
+/* Null communicators: no split, bit for bit the single-process UNet. */
+static void null_comms(const tp_case *tc)
+{
+    ldm_model_parallel par = {.channel = MPI_COMM_NULL, .spatial = MPI_COMM_NULL};
+    ldm_unet *ref = NULL, *u = NULL;
+    CHECK(ldm_unet_create(tc->cfg, tc->weights, tc->batch, tc->h, tc->w, 5, &ref) == LDM_OK);
+    CHECK(ldm_unet_create_parallel(tc->cfg, tc->weights, tc->batch, tc->h, tc->w, 5, &par, &u) ==
+          LDM_OK);
+    if (!ref || !u)
+        goto cleanup;
+    const ldm_unet_config *c = ldm_unet_get_config(ref);
+    const int64_t nx = tc->batch * c->in_channels * tc->h * tc->w;
+    const int64_t ny = tc->batch * c->out_channels * tc->h * tc->w;
+    const int64_t nctx = tc->batch * 5 * c->cross_attention_dim;
+    float *x = malloc(sizeof(float) * (size_t)nx), *ctx = malloc(sizeof(float) * (size_t)nctx);
+    float *y0 = malloc(sizeof(float) * (size_t)ny), *y1 = malloc(sizeof(float) * (size_t)ny);
+    float t[2] = {500.0f, 1.0f};
+    ldm_mpi_test_fill(x, nx, 41, 0.0f);
+    ldm_mpi_test_fill(ctx, nctx, 42, 0.0f);
+    CHECK(ldm_unet_forward(ref, x, t, ctx, y0) == LDM_OK);
+    CHECK(ldm_unet_forward(u, x, t, ctx, y1) == LDM_OK);
+    CHECK_MSG(memcmp(y0, y1, sizeof(float) * (size_t)ny) == 0,
+              "%s: NULL communicators must give the single-process output exactly", tc->name);
+    int64_t r0, r1;
+    ldm_unet_get_rows(u, &r0, &r1);
+    CHECK(r0 == 0 && r1 == tc->h);
+    free(x);
+    free(ctx);
+    free(y0);
+    free(y1);
+cleanup:
+    ldm_unet_destroy(&ref);
+    ldm_unet_destroy(&u);
+}
+
 /* More spatial ranks than rows at the coarsest level: a clear error. */
 static void too_many_ranks(const ldm_config *cfg, const ldm_weights *w)
 {
@@ -140,6 +177,7 @@ int main(int argc, char **argv)
         run(&cases[1], 2, 2);
         run(&cases[3], 2, 2);
     }
+    null_comms(&cases[1]);
     too_many_ranks(&tiny, tiny_w);
     ldm_weights_close(&tiny_w);
     ldm_weights_close(&four_w);
