@@ -30,7 +30,7 @@ struct ldm_transformer2d {
     ldm_transformer2d_desc d;
     int64_t inner, tokens, rows;   /* heads·head_dim, this rank's H·W, B·H·W */
     int64_t all_tokens;            /* H·W of every strip: the self-attention keys */
-    ldm_row_gather *gather;        /* spatial split: qkv of every strip, or NULL */
+    ldm_row_gather *gather;        /* spatial split: k ‖ v of every strip, or NULL */
     int64_t h0, nh, inner_r;       /* this rank's heads [h0, h0 + nh), nh·head_dim */
     int by_heads;                  /* channel split by heads: q/k/v of this rank's heads,
                                       to_out split by input (partial sums, allreduce) */
@@ -300,9 +300,9 @@ cleanup:
     return st;
 }
 
-/* Under a spatial split: the plan that gathers the fused q/k/v rows
- * [B, tokens, 3·inner] of every strip into [B, all_tokens, 3·inner]
- * (queries travel too: one gather, no repacking; see the report). */
+/* Under a spatial split: the plan that gathers the keys and values
+ * [B, tokens, 2·inner_r] of every strip (packed side by side from the fused
+ * q/k/v output) into [B, all_tokens, 2·inner_r]. */
 static ldm_status make_gather(ldm_transformer2d *t)
 {
     ldm_status st = LDM_OK;
@@ -314,7 +314,7 @@ static ldm_status make_gather(ldm_transformer2d *t)
     LDM_CHECK(ldm_alloc(sizeof *starts * (size_t)(size + 1), "strip starts", (void **)&starts));
     ldm_mpi_partition_starts(t->d.height, size, t->d.align > 0 ? t->d.align : 1, t->d.width,
                              starts);
-    LDM_CHECK(ldm_row_gather_create(p->spatial, starts, t->d.batch, 3 * t->inner_r,
+    LDM_CHECK(ldm_row_gather_create(p->spatial, starts, t->d.batch, 2 * t->inner_r,
                                     &t->gather));
 cleanup:
     ldm_free(starts);
@@ -399,7 +399,7 @@ typedef struct tbufs {
     float *n;    /* [M, max(C, inner)]   norm outputs, projection outputs */
     float *big;  /* [M, 8·inner] fused qkv (3·inner) or the GEGLU projection */
     float *mid;  /* [M, 4·inner] attention output (inner) or the GEGLU output */
-    float *all;  /* spatial split: [B, all_tokens, 3·inner_r] every strip's q/k/v; else NULL */
+    float *all;  /* spatial split: [B, all_tokens, 2·inner_r] every strip's k ‖ v; else NULL */
 } tbufs;
 
 static ldm_status layer_norm(ldm_unet_exec *ex, float *out, const float *x, const float *g,
@@ -428,13 +428,21 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
      * queries attend to the keys of every strip, in the global order */
     LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[0], b->norm_b[0], m, inner, eps));
     LDM_CHECK(ldm_unet_run_linear(ex, b->qkv, u->big, u->n));            /* [M, 3·ir] */
-    const float *kv = u->big;
-    if (t->gather && !measuring) {
-        LDM_CHECK(ldm_row_gather_run(t->gather, u->big, u->all));
-        kv = u->all;
+    const float *k = u->big + (measuring ? 0 : ir), *v = u->big + (measuring ? 0 : 2 * ir);
+    if (t->gather) {
+        /* k ‖ v of each local token into u->mid (free until the attention
+         * writes it), then every strip's: [B, all_tokens, 2·ir] */
+        if (!measuring) {
+            for (int64_t i = 0; i < m; i++)
+                memcpy(u->mid + i * 2 * ir, u->big + i * 3 * ir + ir,
+                       (size_t)(2 * ir) * sizeof(float));
+            LDM_CHECK(ldm_row_gather_run(t->gather, u->mid, u->all));
+            k = u->all;
+            v = u->all + ir;
+        }
+        a.ldk = a.ldv = 2 * ir;
     }
-    LDM_CHECK(ldm_unet_run_attention(ex, &a, att, u->big, kv + (measuring ? 0 : ir),
-                                     kv + (measuring ? 0 : 2 * ir)));
+    LDM_CHECK(ldm_unet_run_attention(ex, &a, att, u->big, k, v));
     LDM_CHECK(ldm_unet_run_linear(ex, b->out1, u->n, u->mid));           /* [M, inner] */
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
@@ -491,8 +499,8 @@ ldm_status ldm_transformer2d_forward(ldm_transformer2d *t, ldm_unet_exec *ex, fl
     LDM_CHECK(ldm_unet_push(ex, m * 4 * inner, "transformer attn", &u.mid));
     u.all = NULL;
     if (t->gather)
-        LDM_CHECK(ldm_unet_push(ex, t->d.batch * t->all_tokens * 3 * t->inner_r,
-                                "transformer q/k/v", &u.all));
+        LDM_CHECK(ldm_unet_push(ex, t->d.batch * t->all_tokens * 2 * t->inner_r,
+                                "transformer k/v", &u.all));
     /* GroupNorm over NHWC pixels (of every strip), then proj_in: [M, C] → [M, inner] */
     if (!measuring)
         LDM_CHECK(ldm_model_group_norm(t->d.parallel, u.n, x, t->gn_w, t->gn_b, t->d.batch, c,
