@@ -9,7 +9,8 @@
  *     weights) on a 12 × 10 latent and on 9 × 7 (odd: the upsampler's
  *     forced size, uneven strips); a 4-level UNet (synthetic weights, align
  *     8) on 64 × 48 (uneven for P = 3) and on 36 × 20 (odd 9-row and
- *     5-row levels, forced sizes);
+ *     5-row levels, forced sizes); the 4-level UNet with Linear projections
+ *     and downsample_padding 0 (a halo row from below) on 32 × 24;
  *   - Pc = P: the same fixture and 4-level cases split by output channel;
  *   - 2 × 2 (P = 4): both at once;
  *   - MPI_COMM_NULL communicators: bit-identical to ldm_unet_create;
@@ -32,6 +33,18 @@ static const char FOUR_LEVELS[] =
     " \"CrossAttnUpBlock2D\"],"
     " \"attention_head_dim\": 2, \"norm_num_groups\": 4, \"cross_attention_dim\": 16,"
     " \"layers_per_block\": 1, \"in_channels\": 4, \"out_channels\": 4, \"sample_size\": 8}";
+
+/* The same with Linear proj_in/proj_out and diffusers' asymmetric
+ * downsampling padding (0: pad right and bottom; a halo row from below). */
+static const char FOUR_LEVELS_PAD0[] =
+    "{\"_class_name\": \"UNet2DConditionModel\", \"block_out_channels\": [8, 16, 16, 16],"
+    " \"down_block_types\": [\"CrossAttnDownBlock2D\", \"CrossAttnDownBlock2D\","
+    " \"CrossAttnDownBlock2D\", \"DownBlock2D\"],"
+    " \"up_block_types\": [\"UpBlock2D\", \"CrossAttnUpBlock2D\", \"CrossAttnUpBlock2D\","
+    " \"CrossAttnUpBlock2D\"],"
+    " \"attention_head_dim\": 2, \"norm_num_groups\": 4, \"cross_attention_dim\": 16,"
+    " \"layers_per_block\": 1, \"in_channels\": 4, \"out_channels\": 4, \"sample_size\": 8,"
+    " \"downsample_padding\": 0, \"use_linear_projection\": true}";
 
 typedef struct tp_case {
     const char *name;
@@ -152,27 +165,33 @@ int main(int argc, char **argv)
 {
     ldm_mpi_test_init(&argc, &argv);
     const int p = ldm_mpi_test_size;
-    ldm_config tiny = {0}, four = {0};
-    ldm_weights *tiny_w = NULL, *four_w = NULL;
-    ldm_spec_list list = {0};
+    ldm_config tiny = {0}, four = {0}, pad0 = {0};
+    ldm_weights *tiny_w = NULL, *four_w = NULL, *pad0_w = NULL;
+    ldm_spec_list list = {0}, list0 = {0};
     CHECK(ldm_config_load(LDM_FIXTURES "/tiny-ldm/unet/config.json", &tiny) == LDM_OK);
     CHECK(ldm_weights_open_dir(LDM_FIXTURES "/tiny-ldm/unet", &tiny_w) == LDM_OK);
     CHECK(ldm_config_parse("four-levels/config.json", FOUR_LEVELS, sizeof FOUR_LEVELS - 1,
                            &four) == LDM_OK);
     CHECK(ldm_unet_weight_specs(&four, &list) == LDM_OK);
     CHECK(tp_synth_weights(&list, &four_w) == LDM_OK);
-    if (!tiny_w || !four_w)
+    CHECK(ldm_config_parse("four-levels-pad0/config.json", FOUR_LEVELS_PAD0,
+                           sizeof FOUR_LEVELS_PAD0 - 1, &pad0) == LDM_OK);
+    CHECK(ldm_unet_weight_specs(&pad0, &list0) == LDM_OK);
+    CHECK(tp_synth_weights(&list0, &pad0_w) == LDM_OK);
+    if (!tiny_w || !four_w || !pad0_w)
         return ldm_mpi_test_finish();
     const tp_case cases[] = {
         {"tiny-ldm 2x12x10", &tiny, tiny_w, 2, 12, 10},
         {"tiny-ldm 2x9x7 (odd)", &tiny, tiny_w, 2, 9, 7},
         {"4 levels 1x64x48", &four, four_w, 1, 64, 48},
         {"4 levels 2x36x20 (odd)", &four, four_w, 2, 36, 20},
+        {"pad 0, linear 1x32x24", &pad0, pad0_w, 1, 32, 24},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run(&cases[i], 1, p);                  /* spatial */
     run(&cases[0], p, 1);                      /* channel */
     run(&cases[3], p, 1);
+    run(&cases[4], p, 1);
     if (p == 4) {                              /* both */
         run(&cases[1], 2, 2);
         run(&cases[3], 2, 2);
@@ -181,6 +200,9 @@ int main(int argc, char **argv)
     too_many_ranks(&tiny, tiny_w);
     ldm_weights_close(&tiny_w);
     ldm_weights_close(&four_w);
+    ldm_weights_close(&pad0_w);
+    ldm_spec_list_free(&list0);
+    ldm_config_free(&pad0);
     ldm_spec_list_free(&list);
     ldm_config_free(&tiny);
     ldm_config_free(&four);

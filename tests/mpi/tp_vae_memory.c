@@ -1,14 +1,16 @@
 /* tp_vae_memory.c (bench_tp_vae) — per-rank activation memory of the VAE
  * decoder under the spatial split (a measurement, not a test).
  *
- *   mpirun -n P bench_tp_vae [vqvae/config.json] [latent side] [decode 0/1]
+ *   mpirun -n P bench_tp_vae [vqvae/config.json] [latent side] [decode 0/1/2]
  *
  * Builds the decoder of the config (default: the real
  * CompVis/ldm-text2im-large-256 AutoencoderKL) with synthetic weights for a
  * latent side × side (128: 1024² images) split into P row strips (align 8,
  * the UNet's), and prints each rank's activation arena (ldm_vae_arena_bytes:
  * allocated and pre-faulted at create), peak RSS and, with decode 1, the
- * time of one decode. */
+ * time of one decode; decode 2 also decodes the whole latent with the
+ * unsplit decoder on every rank and prints the strips' relative L2 error
+ * against it (a real-size check of the split). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,32 @@ static double peak_rss_mb(void)
     if (f)
         fclose(f);
     return kb / 1024.0;
+}
+
+/* The unsplit decoder on the whole latent; rows [i0, i1) of its image
+ * against the strip. */
+static ldm_status compare(const ldm_config *cfg, const ldm_weights *w, int64_t side,
+                          const float *z, const float *strip, int64_t i0, int64_t i1)
+{
+    ldm_status st = LDM_OK;
+    ldm_vae *ref = NULL;
+    float *img = NULL, *rows = NULL;
+    LDM_CHECK(ldm_vae_create(cfg, w, 1, side, side, LDM_VAE_DECODER, &ref));
+    const int64_t f = ldm_vae_downsample_factor(ref), hw = f * side;
+    img = calloc((size_t)(3 * hw * hw), sizeof *img);
+    rows = calloc((size_t)(3 * (i1 - i0) * hw), sizeof *rows);
+    LDM_CHECK(ldm_vae_decode(ref, z, img));
+    tp_strip(rows, img, 3, hw, hw, i0, i1, 0);
+    double max_abs, rms, rel = tp_rel_l2(strip, rows, 3 * (i1 - i0) * hw, &max_abs, &rms);
+    if (ldm_mpi_test_rank == 0)
+        printf("split vs unsplit image: rel L2 %.2e, max abs %.2e (image rms %.3f)\n", rel,
+               max_abs, rms);
+    CHECK(rel <= 1e-5);
+cleanup:
+    free(img);
+    free(rows);
+    ldm_vae_destroy(&ref);
+    return st;
 }
 
 int main(int argc, char **argv)
@@ -65,12 +93,17 @@ int main(int argc, char **argv)
         int64_t r0, r1, f = ldm_vae_downsample_factor(v);
         ldm_vae_get_rows(v, &r0, &r1);
         if (decode) {
+            float *zall = calloc((size_t)(4 * side * side), sizeof *zall);
             float *z = calloc((size_t)(4 * (r1 - r0) * side), sizeof *z);
             float *img = calloc((size_t)(3 * f * (r1 - r0) * f * side), sizeof *img);
-            ldm_mpi_test_fill(z, 4 * (r1 - r0) * side, 5, 0.0f);
+            ldm_mpi_test_fill(zall, 4 * side * side, 5, 0.0f);
+            tp_strip(z, zall, 4, side, side, r0, r1, 0);
             t0 = MPI_Wtime();
             st = ldm_vae_decode(v, z, img);
             t_dec = MPI_Wtime() - t0;
+            if (st == LDM_OK && decode == 2)
+                st = compare(&cfg, w, side, zall, img, f * r0, f * r1);
+            free(zall);
             free(z);
             free(img);
         }
