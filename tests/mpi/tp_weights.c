@@ -1,7 +1,7 @@
 /* tp_weights.c (bench_tp_weights) — per-rank UNet weight bytes and peak
  * memory under the channel split (a measurement, not a test).
  *
- *   mpirun -n P bench_tp_weights [unet/config.json] [Ps] [batch] [latent]
+ *   mpirun -n P bench_tp_weights [unet/config.json] [Ps] [batch] [latent] [compare]
  *
  * Builds the UNet of the config (default: the real
  * CompVis/ldm-text2im-large-256 UNet, 872 M parameters) with synthetic
@@ -9,7 +9,11 @@
  * Ps spatial ranks, runs one forward, and prints for each rank the fp32
  * weight bytes its conv and linear layers read (models/parallel.h's
  * counter: the rows it owns), its peak resident memory (VmHWM: packed
- * weights, activations, everything) and the create and forward times. */
+ * weights, activations, everything) and the create and forward times.
+ * With compare = 1, after the split model is freed, rank 0 alone builds the
+ * unsplit UNet, runs the whole latent and prints the relative L2 error of
+ * the assembled strips against it (a real-size check; peak memory: one
+ * unsplit model). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +41,54 @@ static double peak_rss_mb(void)
     return kb / 1024.0;
 }
 
+/* Assemble every strip of the split output and input on rank 0 (channel
+ * rank 0 of each strip contributes rows [r0, r1)) and compare with the
+ * unsplit UNet run there alone (the split model is already freed). */
+static ldm_status check_whole(const ldm_config *cfg, const ldm_weights *w, int64_t cin,
+                              int64_t cout, int64_t batch, int64_t side, int64_t r0, int64_t r1,
+                              int contributes, float *x, const float *ctx, const float *t,
+                              float *y)
+{
+    ldm_status st = LDM_OK;
+    const int64_t nin = batch * cin, nout = batch * cout;
+    const int64_t full_in = nin * side * side, full_out = nout * side * side;
+    float *xin = calloc((size_t)full_in, sizeof *xin), *yout = calloc((size_t)full_out, 4);
+    float *xall = calloc((size_t)full_in, sizeof *xall), *yall = calloc((size_t)full_out, 4);
+    float *ref = calloc((size_t)full_out, sizeof *ref);
+    ldm_unet *whole = NULL;
+    if (contributes) {
+        tp_strip(x, xin, nin, side, side, r0, r1, 1);
+        tp_strip(y, yout, nout, side, side, r0, r1, 1);
+    }
+    MPI_Reduce(xin, xall, (int)full_in, MPI_FLOAT, MPI_SUM, 0, MPI_COMM_WORLD);
+    MPI_Reduce(yout, yall, (int)full_out, MPI_FLOAT, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (ldm_mpi_test_rank == 0) {
+        st = ldm_unet_create(cfg, w, batch, side, side, 77, &whole);
+        if (st == LDM_OK)
+            st = ldm_unet_forward(whole, xall, t, ctx, ref);
+        if (st == LDM_OK) {
+            double d = 0.0, n = 0.0, m = 0.0;
+            for (int64_t i = 0; i < full_out; i++) {
+                double e = (double)yall[i] - (double)ref[i];
+                d += e * e;
+                n += (double)ref[i] * ref[i];
+                m = fabs(e) > m ? fabs(e) : m;
+            }
+            printf("split vs unsplit: rel L2 %.2e, max abs %.2e (output rms %.3f)\n",
+                   sqrt(d / n), m, sqrt(n / (double)full_out));
+            if (!(sqrt(d / n) <= 1e-5))
+                ldm_test_failed++;
+        }
+    }
+    ldm_unet_destroy(&whole);
+    free(xin);
+    free(yout);
+    free(xall);
+    free(yall);
+    free(ref);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     ldm_mpi_test_init(&argc, &argv);
@@ -44,6 +96,7 @@ int main(int argc, char **argv)
         : LDM_SOURCE_DIR "/models/ldm-text2im-large-256-config/unet/config.json";
     int ps = argc > 2 ? atoi(argv[2]) : 1;
     int64_t batch = argc > 3 ? atoll(argv[3]) : 2, side = argc > 4 ? atoll(argv[4]) : 32;
+    int compare = argc > 5 ? atoi(argv[5]) : 0;
     int p = ldm_mpi_test_size;
     if (ps < 1 || p % ps != 0) {
         if (ldm_mpi_test_rank == 0)
@@ -83,6 +136,12 @@ int main(int argc, char **argv)
         t0 = MPI_Wtime();
         st = ldm_unet_forward(u, x, t, ctx, y);
         t_fwd = MPI_Wtime() - t0;
+        if (st == LDM_OK && compare) {
+            int64_t cin = c->in_channels, cout = c->out_channels;
+            ldm_unet_destroy(&u);
+            st = check_whole(&cfg, w, cin, cout, batch, side, r0, r1,
+                             ldm_model_parallel_channel_rank(&par) == 0, x, ctx, t, y);
+        }
         free(x);
         free(ctx);
         free(y);
