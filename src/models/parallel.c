@@ -202,6 +202,31 @@ cleanup:
     return st;
 }
 
+/* The strip rule for every spatial rank (not only this one, so that all
+ * ranks fail together without communicating): strip i of the input, with
+ * its halo rows and the layer's padding at the global edges, must give
+ * exactly strip i of the output level. */
+static ldm_status check_strips(const ldm_conv2d_desc *g, int size, int64_t align, int64_t oh,
+                               int64_t above, int64_t below, const char *prefix)
+{
+    for (int i = 0; i < size; i++) {
+        int64_t r0, r1, o0, o1;
+        ldm_mpi_partition(g->h, size, i, align, &r0, &r1);
+        ldm_mpi_partition(oh, size, i, align / g->stride_h, &o0, &o1);
+        int64_t in = (i > 0 ? above : g->pad_top) + (r1 - r0) +
+                     (i < size - 1 ? below : g->pad_bottom);
+        int64_t got = in >= g->kh ? (in - g->kh) / g->stride_h + 1 : 0;
+        if (got != o1 - o0)
+            return ldm_error(LDM_EINPUT, "%s: strip %d, rows [%lld, %lld) of %lld, gives %lld "
+                             "output rows where the next level's strip has %lld (the strip "
+                             "rule needs output heights ceil(h / stride); use fewer spatial "
+                             "ranks or another latent size)", prefix, i, (long long)r0,
+                             (long long)r1, (long long)g->h, (long long)got,
+                             (long long)(o1 - o0));
+    }
+    return LDM_OK;
+}
+
 /* The local description: input rows with their halo, output rows checked
  * against the next level's strip. */
 static ldm_status conv_local(const ldm_model_parallel *p, int64_t align, const ldm_conv2d_desc *g,
@@ -225,6 +250,8 @@ static ldm_status conv_local(const ldm_model_parallel *p, int64_t align, const l
     c->out_rows = o1 - o0;
     ldm_halo_desc hd = {.n = g->n, .h = g->h, .w = g->w, .c = g->c_in, .align = align};
     ldm_halo_conv_rows(g->kh, g->stride_h, g->pad_top, &hd.above, &hd.below);
+    LDM_CHECK(check_strips(g, ldm_model_parallel_spatial_size(p), align, oh, hd.above, hd.below,
+                           c->prefix));
     if (hd.above > 0 || hd.below > 0) {
         LDM_CHECK(ldm_halo_create(p->spatial, &hd, &c->halo));
         c->local_h = c->halo->local_h;

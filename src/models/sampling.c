@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "kernels/resample.h"
+#include "mpi/util.h"
 
 /* ---- Downsample2D ------------------------------------------------------ */
 
@@ -198,9 +199,16 @@ ldm_status ldm_upsample_create(const ldm_upsample_desc *desc, const ldm_weights 
     int64_t align = d.align > 0 ? d.align : 1;
     ldm_model_parallel_rows(d.parallel, d.h, align, &b->i0, &b->i1);
     ldm_model_parallel_rows(d.parallel, d.out_h, 2 * align, &b->o0, &b->o1);
-    /* the strip rule: output strip rows read only this rank's input rows */
-    LDM_CHECK(ldm_resize_nearest_rows(NULL, NULL, 0, 0, b->h, b->i0, b->i1, b->w, b->oh, b->o0,
-                                      b->o1, b->ow));
+    /* the strip rule: each output strip reads only its input strip (checked
+     * for every rank, so that all fail together) */
+    int ps = ldm_model_parallel_spatial_size(d.parallel);
+    for (int i = 0; ps > 1 && i < ps; i++) {
+        int64_t i0, i1, o0, o1;
+        ldm_mpi_partition(d.h, ps, i, align, &i0, &i1);
+        ldm_mpi_partition(d.out_h, ps, i, 2 * align, &o0, &o1);
+        LDM_CHECK(ldm_resize_nearest_rows(NULL, NULL, 0, 0, b->h, i0, i1, b->w, b->oh, o0, o1,
+                                          b->ow));
+    }
     if (d.use_conv) {
         ldm_conv2d_desc c = {.n = d.batch, .c_in = d.channels, .h = d.out_h, .w = d.out_w,
                              .c_out = d.out_channels, .kh = 3, .kw = 3, .stride_h = 1,
@@ -277,8 +285,10 @@ ldm_status ldm_resize_nearest_rows(float *out, const float *in, int64_t n, int64
     }
     if (o0 < o1 && (nearest_src(o0, h, oh) < i0 || nearest_src(o1 - 1, h, oh) >= i1))
         return ldm_error(LDM_EINPUT, "nearest resize %lld -> %lld rows: output rows [%lld, %lld) "
-                         "need input rows outside [%lld, %lld)", (long long)h, (long long)oh,
-                         (long long)o0, (long long)o1, (long long)i0, (long long)i1);
+                         "need input rows outside [%lld, %lld) (the strip rule needs the input "
+                         "height ceil(out / 2); use fewer spatial ranks or another latent size)",
+                         (long long)h, (long long)oh, (long long)o0, (long long)o1,
+                         (long long)i0, (long long)i1);
     if (!out)
         return LDM_OK;
     const int64_t rows = o1 - o0, in_rows = i1 - i0;

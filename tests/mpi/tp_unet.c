@@ -14,6 +14,7 @@
  *   - Pc = P: the same fixture and 4-level cases split by output channel;
  *   - 2 × 2 (P = 4): both at once;
  *   - MPI_COMM_NULL communicators: bit-identical to ldm_unet_create;
+ *   - padding 0 on an odd level (36 × 20): LDM_EINPUT on every rank;
  *   - too many spatial ranks for the coarsest level: LDM_EINPUT naming it.
  * Expected: "N ranks: P passed, 0 failed" at np 1-4. */
 #include <stdio.h>
@@ -161,6 +162,22 @@ static void too_many_ranks(const ldm_config *cfg, const ldm_weights *w)
     tp_grid_free(&par);
 }
 
+/* Padding 0 on an odd level (9 rows → 4) breaks the strip rule: every rank
+ * fails with the same message, none waits in a collective. */
+static void strip_rule_broken(const ldm_config *cfg, const ldm_weights *w)
+{
+    int p = ldm_mpi_test_size;
+    if (p < 2)
+        return;
+    ldm_model_parallel par;
+    ldm_unet *u = NULL;
+    tp_grid(1, p, &par);
+    CHECK_FAILS_WITH(ldm_unet_create_parallel(cfg, w, 1, 36, 20, 5, &par, &u), LDM_EINPUT,
+                     "strip rule");
+    CHECK(u == NULL);
+    tp_grid_free(&par);
+}
+
 int main(int argc, char **argv)
 {
     ldm_mpi_test_init(&argc, &argv);
@@ -197,6 +214,7 @@ int main(int argc, char **argv)
         run(&cases[3], 2, 2);
     }
     null_comms(&cases[1]);
+    strip_rule_broken(&pad0, pad0_w);
     too_many_ranks(&tiny, tiny_w);
     ldm_weights_close(&tiny_w);
     ldm_weights_close(&four_w);
