@@ -181,8 +181,8 @@ ldm_status ldm_ldmbert_pblas_create(ldm_ldmbert *m, const ldm_weights *w,
     }
     /* Same arguments on every rank: local checks fail everywhere at once. */
     st = ldm_calloc(sizeof *pb, "LDMBert PBLAS", (void **)&pb);
+    m->pb = pb; /* freed by ldm_ldmbert_destroy whatever happens next */
     LDM_CHECK(ldm_mpi_agree(m->comm, st));
-    m->pb = pb;
     pb->nlayers = nl;
     st = ldm_pblas_grid_create(m->comm, nprow, npcol, &pb->grid);
     if (st != LDM_OK) {

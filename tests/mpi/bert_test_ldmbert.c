@@ -13,6 +13,7 @@
  * and --grid; a PBLAS grid that does not fit fails naming the grid. One
  * rank's bad argument fails every rank (no hang). A size-1 channel
  * (MPI_COMM_SELF) gives bit-identical output to the single-process code.
+ * Injected allocation failures on one rank fail every rank's create.
  * Run at 1, 2, 3, 4 ranks (ldm_mpi_test).
  */
 #include <math.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "io/config.h"
 #include "io/weights.h"
 #include "models/ldmbert.h"
@@ -231,6 +233,58 @@ static void test_bad_input(void)
     ldm_config_free(&cfg);
 }
 
+/* Every allocation of a distributed create can fail on one rank (the last):
+ * all ranks then fail together (no rank left waiting in a collective),
+ * with *out NULL and nothing leaked or crashed. */
+static void test_alloc_failures(void)
+{
+    const int np = ldm_mpi_test_size, victim = np - 1;
+    if (np == 1)
+        return;
+    ldm_config cfg = { 0 };
+    ldm_weights *w = NULL;
+    CHECK(ldm_config_load(LDM_FIXTURES "/ldmbert/wide/config.json", &cfg) == LDM_OK);
+    CHECK(ldm_weights_open_dir(LDM_FIXTURES "/ldmbert/wide", &w) == LDM_OK);
+    ldm_model_parallel par = { MPI_COMM_WORLD, MPI_COMM_NULL };
+    ldm_ldmbert_dist dists[2] = { LDM_LDMBERT_DIST_SPLIT, LDM_LDMBERT_DIST_PBLAS };
+    for (int k = 0; k < 2 && w; k++) {
+        if (dists[k] == LDM_LDMBERT_DIST_SPLIT && 4 % np != 0)
+            continue;
+        ldm_ldmbert_options o = { .parallel = &par, .dist = dists[k], .pblas_block = 8 };
+        int failures = 0, ok = 0;
+        for (long n = 1; n < 1000 && !ok; n++) {
+            ldm_ldmbert *m = NULL;
+            ldm_error_clear();
+            if (ldm_mpi_test_rank == victim)
+                ldm_alloc_fail_after(n);
+            ldm_status st = ldm_ldmbert_create_opts(&cfg, w, 2, 12, &o, &m);
+            ldm_alloc_fail_after(0);
+            int mine = st == LDM_OK, all = 0, any = 0;
+            MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+            MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+            CHECK_MSG(all == any, "allocation %ld on rank %d: ranks disagree", n, victim);
+            if (st == LDM_OK) {
+                ok = 1;
+            } else {
+                failures++;
+                CHECK_MSG(m == NULL && ldm_error_message()[0], "allocation %ld: status %d", n,
+                          (int)st);
+            }
+            ldm_ldmbert_destroy(&m);
+            if (all != any)
+                break;
+        }
+        CHECK(ok);
+        if (ldm_mpi_test_rank == 0)
+            printf("  %s create: %d injected allocation failures on rank %d, all shared\n",
+                   ldm_ldmbert_dist_name(dists[k]), failures, victim);
+        CHECK(failures >= 10);
+    }
+    ldm_error_clear();
+    ldm_weights_close(&w);
+    ldm_config_free(&cfg);
+}
+
 int main(int argc, char **argv)
 {
     ldm_mpi_test_init(&argc, &argv);
@@ -242,5 +296,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         test_model(&cases[i]);
     test_bad_input();
+    test_alloc_failures();
     return ldm_mpi_test_finish();
 }
