@@ -5,7 +5,8 @@
  * Every 2-D tensor of the tiny pipeline's text encoder, in its .safetensors
  * and its PyTorch .bin copy (tests/fixtures/tiny-ldm{,-bin}/bert), and every
  * 2-D view of strided.bin (transposes, slices with storage offsets, stride-0
- * expands, fp16: tests/fixtures/weights), read as column pieces and blocks,
+ * expands, fp16) and of the fp16 / bf16 VAE files (tests/fixtures/weights),
+ * read as column pieces and blocks,
  * equals the columns of the whole-tensor read (which test_weights checks
  * against torch's values). An in-memory file counts the bytes read: a
  * column slice of a row-major tensor reads exactly its elements. Bad
@@ -85,6 +86,9 @@ static void test_files(void)
     check_folder(LDM_FIXTURES "/tiny-ldm-bin/bert/pytorch_model.bin", 15);
     /* transposed, row_slice, col_slice, offset_view, expanded, contiguous, half_t */
     check_folder(LDM_FIXTURES "/weights/strided.bin", 7);
+    /* fp16 and bf16 files: per-row reads convert through the staging buffer */
+    check_folder(LDM_FIXTURES "/weights/vqvae_fp16.safetensors", 1);
+    check_folder(LDM_FIXTURES "/weights/vqvae_bf16.safetensors", 1);
 }
 
 /* ---- what is read, through an in-memory weight file ---- */
