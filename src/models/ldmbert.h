@@ -145,7 +145,7 @@ ldm_ldmbert_dist ldm_ldmbert_distribution(const ldm_ldmbert *m, int *ranks);
  * its position and value (nothing is computed then). No allocation; not
  * reentrant: one forward at a time per model. Distributed: collective on
  * the channel communicator, the same ids on every rank, and every rank gets
- * the whole output. */
+ * the whole output (PBLAS: ScaLAPACK allocates psgemm's workspace inside). */
 ldm_status ldm_ldmbert_forward(ldm_ldmbert *m, const int32_t *ids, float *out);
 
 /* For tests and debugging: out [B, L, d_model] = the hidden state after the
