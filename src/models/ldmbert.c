@@ -468,7 +468,7 @@ static ldm_status layer_forward(ldm_ldmbert *m, int64_t l)
     LDM_CHECK(ldm_linear_run(ly->qkv, m->qkv, m->h, m->lin_scratch));        /* [B·L, 3·il] */
     LDM_CHECK(ldm_attention(&m->attn, m->ctx, q, k, v, m->attn_scratch,
                             m->attn_scratch_bytes));                          /* [B·L, il] */
-    LDM_CHECK(ldm_linear_run(ly->out_proj, m->t, m->ctx, m->lin_scratch));   /* [B·L, d] (split: partial) */
+    LDM_CHECK(ldm_linear_run(ly->out_proj, m->t, m->ctx, m->lin_scratch));   /* [B·L, d] partial */
     if (ly->out_b)
         LDM_CHECK(reduce_bias(m, ly->out_b));
     ldm_add(m->x, m->x, m->t, rows * d);
@@ -477,7 +477,7 @@ static ldm_status layer_forward(ldm_ldmbert *m, int64_t l)
     LDM_CHECK(ldm_layer_norm(m->h, m->x, ly->ln2_w, ly->ln2_b, rows, d, LN_EPS));
     LDM_CHECK(ldm_linear_run(ly->fc1, m->f, m->h, m->lin_scratch));          /* [B·L, ffn_local] */
     ldm_ldmbert_activate(m->cfg.activation, m->f, rows * ffn);
-    LDM_CHECK(ldm_linear_run(ly->fc2, m->t, m->f, m->lin_scratch));          /* [B·L, d] (split: partial) */
+    LDM_CHECK(ldm_linear_run(ly->fc2, m->t, m->f, m->lin_scratch));          /* [B·L, d] partial */
     if (ly->fc2_b)
         LDM_CHECK(reduce_bias(m, ly->fc2_b));
     ldm_add(m->x, m->x, m->t, rows * d);
