@@ -604,3 +604,83 @@ ldm_status ldm_weights_read_rows_f32(const ldm_weights *w, const char *name, int
         ldm_error_context("reading tensor \"%s\": ", name);
     return st;
 }
+
+/* ---- 2-D blocks (column slices) ---- */
+
+/* Block of a 2-D entry whose rows are strided but whose columns are not
+ * contiguous (stride[1] != 1): gather the span the block covers, then copy
+ * its rows to dst with ld. */
+static ldm_status read_block_strided(const ldm_weight_file *f, const ldm_tensor_entry *e,
+                                     uint64_t offset, int64_t nrows, int64_t ncols, float *dst,
+                                     int64_t ld)
+{
+    ldm_status st = LDM_OK;
+    float *tmp = NULL;
+    const int64_t shape[2] = { nrows, ncols };
+    if (ld == ncols)
+        return read_strided(f, e, offset, 2, shape, e->stride, dst);
+    LDM_CHECK(ldm_alloc((size_t)(nrows * ncols) * sizeof(float), e->name, (void **)&tmp));
+    LDM_CHECK(read_strided(f, e, offset, 2, shape, e->stride, tmp));
+    for (int64_t i = 0; i < nrows; i++)
+        memcpy(dst + i * ld, tmp + i * ncols, (size_t)ncols * sizeof(float));
+cleanup:
+    ldm_free(tmp);
+    return st;
+}
+
+ldm_status ldm_weights_read_block_f32(const ldm_weights *w, const char *name, int64_t row0,
+                                      int64_t nrows, int64_t col0, int64_t ncols, float *dst,
+                                      int64_t ld)
+{
+    const ldm_tensor_entry *e;
+    const ldm_weight_file *f;
+    ldm_status st = get_float(w, name, &e, &f);
+    if (st != LDM_OK)
+        return st;
+    if (e->ndim != 2)
+        return ldm_error(LDM_EINPUT, "%s: tensor \"%s\" has %d dimensions: a column slice needs "
+                         "a 2-D tensor",
+                         f->path, name, e->ndim);
+    if (row0 < 0 || nrows < 0 || row0 > e->shape[0] || nrows > e->shape[0] - row0)
+        return ldm_error(LDM_EINPUT, "%s: tensor \"%s\": rows [%lld, %lld) are outside its %lld "
+                         "rows",
+                         f->path, name, (long long)row0, (long long)row0 + (long long)nrows,
+                         (long long)e->shape[0]);
+    if (col0 < 0 || ncols < 0 || col0 > e->shape[1] || ncols > e->shape[1] - col0)
+        return ldm_error(LDM_EINPUT, "%s: tensor \"%s\": columns [%lld, %lld) are outside its "
+                         "%lld columns",
+                         f->path, name, (long long)col0, (long long)col0 + (long long)ncols,
+                         (long long)e->shape[1]);
+    if (ld < ncols)
+        return ldm_error(LDM_EINPUT, "%s: tensor \"%s\": destination row stride %lld is below "
+                         "the %lld columns read",
+                         f->path, name, (long long)ld, (long long)ncols);
+    if (e->stride[0] < 0 || e->stride[1] < 0)
+        return ldm_error(LDM_EINPUT, "%s: tensor \"%s\" has a negative stride", f->path, name);
+    if (nrows == 0 || ncols == 0)
+        return LDM_OK;
+    size_t esize = ldm_dtype_size(e->dtype);
+    uint64_t base = e->offset +
+                    ((uint64_t)row0 * (uint64_t)e->stride[0] +
+                     (uint64_t)col0 * (uint64_t)e->stride[1]) * esize;
+    if (ncols == e->shape[1] && ld == ncols)
+        st = read_view(f, e, row0, nrows, dst); /* whole rows: the row-slice path */
+    else if (e->stride[1] == 1 || ncols == 1)
+        /* Row-major: each block row is ncols contiguous elements. */
+        for (int64_t i = 0; i < nrows && st == LDM_OK; i++)
+            st = read_contiguous(f, e, base + (uint64_t)i * (uint64_t)e->stride[0] * esize,
+                                 (size_t)ncols, dst + i * ld);
+    else
+        st = read_block_strided(f, e, base, nrows, ncols, dst, ld);
+    if (st != LDM_OK)
+        ldm_error_context("reading tensor \"%s\": ", name);
+    return st;
+}
+
+ldm_status ldm_weights_read_cols_f32(const ldm_weights *w, const char *name, int64_t col0,
+                                     int64_t ncols, float *dst)
+{
+    const ldm_tensor_entry *e = ldm_weights_find(w, name, NULL);
+    int64_t rows = e && e->ndim == 2 ? e->shape[0] : 0;
+    return ldm_weights_read_block_f32(w, name, 0, rows, col0, ncols, dst, ncols);
+}

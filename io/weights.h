@@ -89,6 +89,25 @@ ldm_status ldm_weights_read_f32(const ldm_weights *w, const char *name,
 ldm_status ldm_weights_read_rows_f32(const ldm_weights *w, const char *name, int64_t row0,
                                      int64_t nrows, float *dst);
 
+/* Read the block rows [row0, row0 + nrows) × columns [col0, col0 + ncols)
+ * of a 2-D tensor as fp32: block row i goes to dst + i·ld (ld >= ncols).
+ * Reads from the file only what the layout allows: for a row-major tensor
+ * (every safetensors tensor, most .bin ones) one read of ncols elements per
+ * row; for other strides (a transposed .bin view) the span the block
+ * covers, which for a transposed weight is exactly its columns. Never the
+ * whole tensor unless the block is the whole tensor. Errors (LDM_EINPUT,
+ * naming the file and the tensor): missing, not 2-D, a range outside the
+ * shape, ld < ncols. */
+ldm_status ldm_weights_read_block_f32(const ldm_weights *w, const char *name, int64_t row0,
+                                      int64_t nrows, int64_t col0, int64_t ncols, float *dst,
+                                      int64_t ld);
+
+/* Columns [col0, col0 + ncols) of every row of a 2-D tensor [rows, cols]:
+ * dst [rows, ncols] (ldm_weights_read_block_f32 over all rows). What a
+ * rank reads for an input-channel split (LDMBert's out_proj and fc2). */
+ldm_status ldm_weights_read_cols_f32(const ldm_weights *w, const char *name, int64_t col0,
+                                     int64_t ncols, float *dst);
+
 /* What a module expects: a name and its shape; ndim < 0 accepts the tensor
  * with any shape (a tensor the file carries but the model does not use,
  * such as LDMBert's to_logits). */

@@ -1,5 +1,7 @@
 /* ldmbert.c — LDMBert forward (see ldmbert.h): weights packed into linear
- * plans once, activations in one arena, rows = batch·tokens throughout. */
+ * plans once, activations in one arena, rows = batch·tokens throughout.
+ * The head/FFN split runs through the same code with sliced plans and one
+ * allreduce after out_proj and fc2; the PBLAS variant is ldmbert_pblas.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,41 +14,10 @@
 #include "kernels/threads.h"
 #include "models/ldmbert.h"
 #include "models/ldmbert_internal.h"
+#include "mpi/agree.h"
+#include "mpi/util.h"
 
-#define LN_EPS 1e-5 /* nn.LayerNorm's default, used by every LDMBert norm */
-
-typedef struct ldmbert_layer {
-    ldm_linear_plan *qkv;         /* owned: W [3·inner, d] = q ‖ k ‖ v, no bias */
-    ldm_linear_plan *out_proj;    /* owned: W [d, inner], b [d] */
-    ldm_linear_plan *fc1;         /* owned: W [ffn, d], b [ffn] */
-    ldm_linear_plan *fc2;         /* owned: W [d, ffn], b [d] */
-    const float *ln1_w, *ln1_b;   /* borrowed from small: [d] self_attn_layer_norm */
-    const float *ln2_w, *ln2_b;   /* borrowed from small: [d] final_layer_norm */
-} ldmbert_layer;
-
-struct ldm_ldmbert {
-    ldm_ldmbert_config cfg;
-    char *config_path;         /* owned, for messages */
-    int64_t batch, tokens;     /* B, L */
-    int64_t rows, inner;       /* B·L, heads·head_dim */
-    float *embed_tokens;       /* owned [vocab, d] */
-    float *embed_positions;    /* owned [L, d]: the first L rows */
-    float *small;              /* owned [4·layers + 2, d]: LayerNorm weights and biases */
-    const float *lnf_w, *lnf_b; /* borrowed from small: [d] model.layer_norm */
-    ldmbert_layer *layers;     /* owned [encoder_layers] */
-    ldm_attention_desc attn;
-    ldm_arena arena;           /* owned: everything below lives in it */
-    float *x;                  /* [B·L, d] residual stream */
-    float *h;                  /* [B·L, d] LayerNorm output */
-    float *qkv;                /* [B·L, 3·inner] q ‖ k ‖ v per row */
-    float *ctx;                /* [B·L, inner] attention output */
-    float *t;                  /* [B·L, d] out_proj / fc2 output */
-    float *f;                  /* [B·L, ffn] fc1 output, activated in place */
-    void *lin_scratch;         /* linear plans' scratch (the largest) */
-    size_t lin_scratch_bytes;
-    void *attn_scratch;
-    size_t attn_scratch_bytes;
-};
+#define LN_EPS LDMBERT_LN_EPS
 
 /* ---- create ---- */
 
@@ -70,13 +41,21 @@ cleanup:
     return st;
 }
 
-/* Read layer l's tensors and pack its plans; tmp holds the largest weight
- * plus a bias. */
-static ldm_status load_layer(ldm_ldmbert *m, const ldm_weights *w, int64_t l, float *tmp,
-                             float *bias)
+static ldm_status read_slice(const ldm_weights *w, float *dst, const char *fmt, long long layer,
+                             char kind, int64_t start, int64_t count)
+{
+    char name[96];
+    snprintf(name, sizeof name, fmt, layer);
+    if (kind == 'r')
+        return ldm_weights_read_rows_f32(w, name, start, count, dst);
+    return ldm_weights_read_cols_f32(w, name, start, count, dst);
+}
+
+/* Layer l's LayerNorm parameters (replicated on every rank). */
+static ldm_status load_norms(ldm_ldmbert *m, const ldm_weights *w, int64_t l)
 {
     ldm_status st = LDM_OK;
-    const int64_t d = m->cfg.d_model, inner = m->inner, ffn = m->cfg.encoder_ffn_dim;
+    const int64_t d = m->cfg.d_model;
     const long long i = (long long)l;
     ldmbert_layer *ly = &m->layers[l];
     float *ln = m->small + 4 * l * d;
@@ -88,6 +67,20 @@ static ldm_status load_layer(ldm_ldmbert *m, const ldm_weights *w, int64_t l, fl
     ly->ln1_b = ln + d;
     ly->ln2_w = ln + 2 * d;
     ly->ln2_b = ln + 3 * d;
+cleanup:
+    return st;
+}
+
+/* Read layer l's tensors and pack its plans; tmp holds the largest weight
+ * plus a bias. */
+static ldm_status load_layer(ldm_ldmbert *m, const ldm_weights *w, int64_t l, float *tmp,
+                             float *bias)
+{
+    ldm_status st = LDM_OK;
+    const int64_t d = m->cfg.d_model, inner = m->inner, ffn = m->cfg.encoder_ffn_dim;
+    const long long i = (long long)l;
+    ldmbert_layer *ly = &m->layers[l];
+    LDM_CHECK(load_norms(m, w, l));
 
     /* q, k, v stacked: one GEMM gives each row's q ‖ k ‖ v. */
     LDM_CHECK(read_tensor(w, tmp, "model.layers.%lld.self_attn.q_proj.weight", i));
@@ -103,6 +96,40 @@ static ldm_status load_layer(ldm_ldmbert *m, const ldm_weights *w, int64_t l, fl
     LDM_CHECK(read_tensor(w, tmp, "model.layers.%lld.fc2.weight", i));
     LDM_CHECK(read_tensor(w, bias, "model.layers.%lld.fc2.bias", i));
     LDM_CHECK(make_plan(m->rows, ffn, d, tmp, bias, m, &ly->fc2));
+cleanup:
+    return st;
+}
+
+/* The head/FFN split of layer l: this rank's heads of q, k, v (row slices)
+ * and of out_proj (column slice), its FFN columns of fc1 (rows) and fc2
+ * (columns). out_proj.bias and fc2.bias go to bias_d, added after the sum. */
+static ldm_status load_layer_split(ldm_ldmbert *m, const ldm_weights *w, int64_t l, float *tmp,
+                                   float *bias)
+{
+    ldm_status st = LDM_OK;
+    const int64_t d = m->cfg.d_model, il = m->inner_local, f0 = m->ffn0, fl = m->ffn_local;
+    const int64_t c0 = m->head0 * m->cfg.head_dim;
+    const long long i = (long long)l;
+    ldmbert_layer *ly = &m->layers[l];
+    float *bd = m->bias_d + 2 * l * d;
+    LDM_CHECK(load_norms(m, w, l));
+    LDM_CHECK(read_slice(w, tmp, "model.layers.%lld.self_attn.q_proj.weight", i, 'r', c0, il));
+    LDM_CHECK(read_slice(w, tmp + il * d, "model.layers.%lld.self_attn.k_proj.weight", i, 'r',
+                         c0, il));
+    LDM_CHECK(read_slice(w, tmp + 2 * il * d, "model.layers.%lld.self_attn.v_proj.weight", i,
+                         'r', c0, il));
+    LDM_CHECK(make_plan(m->rows, d, 3 * il, tmp, NULL, m, &ly->qkv));      /* [d → 3·il] */
+    LDM_CHECK(read_slice(w, tmp, "model.layers.%lld.self_attn.out_proj.weight", i, 'c', c0, il));
+    LDM_CHECK(read_tensor(w, bd, "model.layers.%lld.self_attn.out_proj.bias", i));
+    LDM_CHECK(make_plan(m->rows, il, d, tmp, NULL, m, &ly->out_proj));     /* [il → d] */
+    LDM_CHECK(read_slice(w, tmp, "model.layers.%lld.fc1.weight", i, 'r', f0, fl));
+    LDM_CHECK(read_slice(w, bias, "model.layers.%lld.fc1.bias", i, 'r', f0, fl));
+    LDM_CHECK(make_plan(m->rows, d, fl, tmp, bias, m, &ly->fc1));          /* [d → fl] */
+    LDM_CHECK(read_slice(w, tmp, "model.layers.%lld.fc2.weight", i, 'c', f0, fl));
+    LDM_CHECK(read_tensor(w, bd + d, "model.layers.%lld.fc2.bias", i));
+    LDM_CHECK(make_plan(m->rows, fl, d, tmp, NULL, m, &ly->fc2));          /* [fl → d] */
+    ly->out_b = bd;
+    ly->fc2_b = bd + d;
 cleanup:
     return st;
 }
@@ -141,10 +168,10 @@ static ldm_status take_buffers(ldm_ldmbert *m, ldm_arena *a)
     const int64_t rows = m->rows, d = m->cfg.d_model;
     LDM_CHECK(ldm_arena_push_f32(a, rows * d, "LDMBert x", &m->x));
     LDM_CHECK(ldm_arena_push_f32(a, rows * d, "LDMBert h", &m->h));
-    LDM_CHECK(ldm_arena_push_f32(a, rows * 3 * m->inner, "LDMBert qkv", &m->qkv));
-    LDM_CHECK(ldm_arena_push_f32(a, rows * m->inner, "LDMBert ctx", &m->ctx));
+    LDM_CHECK(ldm_arena_push_f32(a, rows * 3 * m->inner_local, "LDMBert qkv", &m->qkv));
+    LDM_CHECK(ldm_arena_push_f32(a, rows * m->inner_local, "LDMBert ctx", &m->ctx));
     LDM_CHECK(ldm_arena_push_f32(a, rows * d, "LDMBert t", &m->t));
-    LDM_CHECK(ldm_arena_push_f32(a, rows * m->cfg.encoder_ffn_dim, "LDMBert ffn", &m->f));
+    LDM_CHECK(ldm_arena_push_f32(a, rows * m->ffn_local, "LDMBert ffn", &m->f));
     LDM_CHECK(ldm_arena_push(a, m->lin_scratch_bytes, "LDMBert linear scratch", &m->lin_scratch));
     LDM_CHECK(ldm_arena_push(a, m->attn_scratch_bytes, "LDMBert attention scratch",
                              &m->attn_scratch));
@@ -152,7 +179,8 @@ cleanup:
     return st;
 }
 
-/* Sizes, the read of every tensor, plans, arena. */
+/* Sizes, the read of every tensor this rank keeps, plans, arena. Local: no
+ * communication (the PBLAS layers are built afterwards, collectively). */
 static ldm_status build(ldm_ldmbert *m, const ldm_weights *w)
 {
     ldm_status st = LDM_OK;
@@ -175,25 +203,40 @@ static ldm_status build(ldm_ldmbert *m, const ldm_weights *w)
     LDM_CHECK(ldm_weights_read_f32(w, "model.layer_norm.weight", NULL, 0, m->small + 4 * nl * d));
     LDM_CHECK(ldm_weights_read_f32(w, "model.layer_norm.bias", NULL, 0,
                                    m->small + (4 * nl + 1) * d));
-
-    /* One staging buffer for the largest weight ([3·inner, d] or [ffn, d]) and a bias. */
-    int64_t big = 3 * m->inner > ffn ? 3 * m->inner : ffn;
-    int64_t nbias = d > ffn ? d : ffn;
-    LDM_CHECK(ldm_alloc((size_t)(big * d + nbias) * sizeof(float), "LDMBert weight staging",
-                        (void **)&tmp));
     LDM_CHECK(ldm_calloc((size_t)nl * sizeof *m->layers, "LDMBert layers", (void **)&m->layers));
-    for (int64_t l = 0; l < nl; l++)
-        LDM_CHECK(load_layer(m, w, l, tmp, tmp + big * d));
 
+    if (m->dist == LDM_LDMBERT_DIST_PBLAS) {
+        for (int64_t l = 0; l < nl; l++)
+            LDM_CHECK(load_norms(m, w, l));
+    } else {
+        /* One staging buffer for the largest weight ([3·inner, d] or [ffn, d]) and a bias. */
+        int64_t big = 3 * m->inner > ffn ? 3 * m->inner : ffn;
+        int64_t nbias = d > ffn ? d : ffn;
+        LDM_CHECK(ldm_alloc((size_t)(big * d + nbias) * sizeof(float), "LDMBert weight staging",
+                            (void **)&tmp));
+        if (m->dist == LDM_LDMBERT_DIST_SPLIT)
+            LDM_CHECK(ldm_alloc((size_t)(2 * nl * d) * sizeof(float), "LDMBert biases",
+                                (void **)&m->bias_d));
+        for (int64_t l = 0; l < nl; l++) {
+            if (m->dist == LDM_LDMBERT_DIST_SPLIT)
+                LDM_CHECK(load_layer_split(m, w, l, tmp, tmp + big * d));
+            else
+                LDM_CHECK(load_layer(m, w, l, tmp, tmp + big * d));
+        }
+    }
+
+    /* SPLIT: this rank's heads; PBLAS and single: all heads. */
+    int64_t heads = m->inner_local / c->head_dim;
+    int64_t ld = m->dist == LDM_LDMBERT_DIST_PBLAS ? 3 * m->inner : 3 * m->inner_local;
     m->attn = (ldm_attention_desc){.batch = m->batch,
-                                   .heads = c->encoder_attention_heads,
+                                   .heads = heads,
                                    .lq = m->tokens,
                                    .lk = m->tokens,
                                    .head_dim = c->head_dim,
-                                   .ldq = 3 * m->inner,
-                                   .ldk = 3 * m->inner,
-                                   .ldv = 3 * m->inner,
-                                   .ldo = m->inner,
+                                   .ldq = ld,
+                                   .ldk = ld,
+                                   .ldv = ld,
+                                   .ldo = m->inner_local,
                                    .scale = 0.0f /* head_dim^-0.5, LDMBertAttention.scaling */};
     m->attn_scratch_bytes = ldm_attention_scratch_bytes(&m->attn, ldm_kernels_threads());
     if (m->attn_scratch_bytes == 0) {
@@ -211,8 +254,64 @@ cleanup:
     return st;
 }
 
-ldm_status ldm_ldmbert_create(const ldm_config *config, const ldm_weights *w, int64_t batch,
-                              int64_t tokens, ldm_ldmbert **out)
+/* The channel communicator's size and this rank's share of heads and FFN
+ * columns. Checks that depend only on the config and Pc: the same outcome
+ * on every rank. */
+static ldm_status plan_distribution(ldm_ldmbert *m, const ldm_ldmbert_options *opts)
+{
+    ldm_status st = LDM_OK;
+    const ldm_ldmbert_config *c = &m->cfg;
+    m->comm = MPI_COMM_NULL;
+    m->nranks = 1;
+    m->rank = 0;
+    m->dist = LDM_LDMBERT_DIST_DEFAULT;
+    m->inner_local = m->inner;
+    m->ffn_local = c->encoder_ffn_dim;
+    MPI_Comm comm = opts && opts->parallel ? opts->parallel->channel : MPI_COMM_NULL;
+    if (comm == MPI_COMM_NULL)
+        return LDM_OK;
+    int size = 1, rank = 0;
+    LDM_CHECK(ldm_mpi_check(MPI_Comm_size(comm, &size), "LDMBert: MPI_Comm_size"));
+    LDM_CHECK(ldm_mpi_check(MPI_Comm_rank(comm, &rank), "LDMBert: MPI_Comm_rank"));
+    if (size == 1)
+        return LDM_OK; /* exactly the single-process encoder */
+    m->comm = comm;
+    m->nranks = size;
+    m->rank = rank;
+    m->dist = opts->dist == LDM_LDMBERT_DIST_PBLAS ? LDM_LDMBERT_DIST_PBLAS
+                                                   : LDM_LDMBERT_DIST_SPLIT;
+    if (m->dist == LDM_LDMBERT_DIST_PBLAS) {
+        m->ffn_local = 0; /* fc1's output lives in a block-cyclic matrix */
+        return LDM_OK;
+    }
+    if (c->encoder_attention_heads % size != 0) {
+        st = ldm_error(LDM_EINPUT,
+                       "LDMBert (%s): encoder_attention_heads = %lld cannot be split over %d "
+                       "channel ranks: Pc must divide the head count (--grid PcxPs)",
+                       m->config_path, (long long)c->encoder_attention_heads, size);
+        goto cleanup;
+    }
+    if (c->encoder_ffn_dim < size) {
+        st = ldm_error(LDM_EINPUT,
+                       "LDMBert (%s): encoder_ffn_dim = %lld cannot be split over %d channel "
+                       "ranks (--grid PcxPs)",
+                       m->config_path, (long long)c->encoder_ffn_dim, size);
+        goto cleanup;
+    }
+    int64_t hl = c->encoder_attention_heads / size, f1 = 0;
+    m->head0 = rank * hl;
+    m->inner_local = hl * c->head_dim;
+    ldm_mpi_partition(c->encoder_ffn_dim, size, rank, 1, &m->ffn0, &f1);
+    m->ffn_local = f1 - m->ffn0;
+cleanup:
+    return st;
+}
+
+/* Everything before the first collective: config, shapes, this rank's
+ * tensors, plans, arena. */
+static ldm_status create_local(const ldm_config *config, const ldm_weights *w, int64_t batch,
+                               int64_t tokens, const ldm_ldmbert_options *opts,
+                               ldm_ldmbert **out)
 {
     ldm_status st = LDM_OK;
     ldm_ldmbert *m = NULL;
@@ -245,12 +344,72 @@ ldm_status ldm_ldmbert_create(const ldm_config *config, const ldm_weights *w, in
     m->rows = batch * tokens;
     m->inner = c.encoder_attention_heads * c.head_dim;
     LDM_CHECK(ldm_strdup(config->path ? config->path : "config.json", &m->config_path));
+    LDM_CHECK(plan_distribution(m, opts));
     LDM_CHECK(build(m, w));
+cleanup:
+    *out = m; /* partial on failure: the caller destroys it */
+    return st;
+}
+
+ldm_status ldm_ldmbert_create_opts(const ldm_config *config, const ldm_weights *w,
+                                   int64_t batch, int64_t tokens,
+                                   const ldm_ldmbert_options *opts, ldm_ldmbert **out)
+{
+    ldm_status st = LDM_OK;
+    ldm_ldmbert *m = NULL;
+    *out = NULL;
+    st = create_local(config, w, batch, tokens, opts, &m);
+    /* The channel communicator, even when this rank failed before learning
+     * whether it is distributed: every rank must reach the agreement. */
+    MPI_Comm comm = opts && opts->parallel ? opts->parallel->channel : MPI_COMM_NULL;
+    int size = 1;
+    if (comm != MPI_COMM_NULL && MPI_Comm_size(comm, &size) == MPI_SUCCESS && size > 1)
+        LDM_CHECK(ldm_mpi_agree(comm, st));
+    LDM_CHECK(st);
+    if (m->dist == LDM_LDMBERT_DIST_PBLAS)
+        LDM_CHECK(ldm_ldmbert_pblas_create(m, w, opts)); /* collective, agrees */
     *out = m;
     m = NULL;
 cleanup:
     ldm_ldmbert_destroy(&m);
     return st;
+}
+
+ldm_status ldm_ldmbert_create(const ldm_config *config, const ldm_weights *w, int64_t batch,
+                              int64_t tokens, ldm_ldmbert **out)
+{
+    return ldm_ldmbert_create_opts(config, w, batch, tokens, NULL, out);
+}
+
+ldm_status ldm_ldmbert_dist_parse(const char *name, const char *what, ldm_ldmbert_dist *out)
+{
+    if (name && strcmp(name, "split") == 0)
+        *out = LDM_LDMBERT_DIST_SPLIT;
+    else if (name && strcmp(name, "pblas") == 0)
+        *out = LDM_LDMBERT_DIST_PBLAS;
+    else if (name && strcmp(name, "default") == 0)
+        *out = LDM_LDMBERT_DIST_DEFAULT;
+    else
+        return ldm_error(LDM_EINPUT, "%s: \"%s\" is not a text-encoder distribution (split, "
+                         "pblas, default)",
+                         what ? what : "LDMBert", name ? name : "(null)");
+    return LDM_OK;
+}
+
+const char *ldm_ldmbert_dist_name(ldm_ldmbert_dist dist)
+{
+    switch (dist) {
+    case LDM_LDMBERT_DIST_SPLIT: return "split";
+    case LDM_LDMBERT_DIST_PBLAS: return "pblas";
+    default: return "default";
+    }
+}
+
+ldm_ldmbert_dist ldm_ldmbert_distribution(const ldm_ldmbert *m, int *ranks)
+{
+    if (ranks)
+        *ranks = m->nranks;
+    return m->dist;
 }
 
 void ldm_ldmbert_destroy(ldm_ldmbert **pm)
@@ -266,10 +425,12 @@ void ldm_ldmbert_destroy(ldm_ldmbert **pm)
             ldm_linear_plan_destroy(&m->layers[l].fc2);
         }
     }
+    ldm_ldmbert_pblas_destroy(&m->pb);
     ldm_free(m->layers);
     ldm_free(m->embed_tokens);
     ldm_free(m->embed_positions);
     ldm_free(m->small);
+    ldm_free(m->bias_d);
     ldm_free(m->config_path);
     ldm_arena_destroy(&m->arena);
     ldm_free(m);
@@ -278,26 +439,47 @@ void ldm_ldmbert_destroy(ldm_ldmbert **pm)
 
 /* ---- forward ---- */
 
-/* One pre-LayerNorm encoder layer on m->x [B·L, d], in place. */
-static ldm_status layer_forward(ldm_ldmbert *m, ldmbert_layer *ly)
+/* Split: t [B·L, d] holds this rank's partial sum; t = Σ over ranks + bias. */
+static ldm_status reduce_bias(ldm_ldmbert *m, const float *bias)
+{
+    const int64_t d = m->cfg.d_model;
+    ldm_status st = ldm_mpi_allreduce_sum(m->comm, m->t, m->rows * d);
+    if (st != LDM_OK)
+        return st;
+    for (int64_t r = 0; r < m->rows; r++)
+        ldm_add(m->t + r * d, m->t + r * d, bias, d);
+    return LDM_OK;
+}
+
+/* One pre-LayerNorm encoder layer on m->x [B·L, d], in place. Split: the
+ * plans hold this rank's heads / FFN columns, out_b and fc2_b are set. */
+static ldm_status layer_forward(ldm_ldmbert *m, int64_t l)
 {
     ldm_status st = LDM_OK;
-    const int64_t rows = m->rows, d = m->cfg.d_model, ffn = m->cfg.encoder_ffn_dim;
-    const float *q = m->qkv, *k = m->qkv + m->inner, *v = m->qkv + 2 * m->inner;
+    if (m->pb)
+        return ldm_ldmbert_pblas_layer(m, l);
+    ldmbert_layer *ly = &m->layers[l];
+    const int64_t rows = m->rows, d = m->cfg.d_model, ffn = m->ffn_local;
+    const int64_t il = m->inner_local;
+    const float *q = m->qkv, *k = m->qkv + il, *v = m->qkv + 2 * il;
 
     /* x = x + out_proj(attention(self_attn_layer_norm(x))) */
     LDM_CHECK(ldm_layer_norm(m->h, m->x, ly->ln1_w, ly->ln1_b, rows, d, LN_EPS));
-    LDM_CHECK(ldm_linear_run(ly->qkv, m->qkv, m->h, m->lin_scratch));        /* [B·L, 3·inner] */
+    LDM_CHECK(ldm_linear_run(ly->qkv, m->qkv, m->h, m->lin_scratch));        /* [B·L, 3·il] */
     LDM_CHECK(ldm_attention(&m->attn, m->ctx, q, k, v, m->attn_scratch,
-                            m->attn_scratch_bytes));                          /* [B·L, inner] */
-    LDM_CHECK(ldm_linear_run(ly->out_proj, m->t, m->ctx, m->lin_scratch));   /* [B·L, d] */
+                            m->attn_scratch_bytes));                          /* [B·L, il] */
+    LDM_CHECK(ldm_linear_run(ly->out_proj, m->t, m->ctx, m->lin_scratch));   /* [B·L, d] partial */
+    if (ly->out_b)
+        LDM_CHECK(reduce_bias(m, ly->out_b));
     ldm_add(m->x, m->x, m->t, rows * d);
 
     /* x = x + fc2(act(fc1(final_layer_norm(x)))) */
     LDM_CHECK(ldm_layer_norm(m->h, m->x, ly->ln2_w, ly->ln2_b, rows, d, LN_EPS));
-    LDM_CHECK(ldm_linear_run(ly->fc1, m->f, m->h, m->lin_scratch));          /* [B·L, ffn] */
+    LDM_CHECK(ldm_linear_run(ly->fc1, m->f, m->h, m->lin_scratch));          /* [B·L, ffn_local] */
     ldm_ldmbert_activate(m->cfg.activation, m->f, rows * ffn);
-    LDM_CHECK(ldm_linear_run(ly->fc2, m->t, m->f, m->lin_scratch));          /* [B·L, d] */
+    LDM_CHECK(ldm_linear_run(ly->fc2, m->t, m->f, m->lin_scratch));          /* [B·L, d] partial */
+    if (ly->fc2_b)
+        LDM_CHECK(reduce_bias(m, ly->fc2_b));
     ldm_add(m->x, m->x, m->t, rows * d);
 cleanup:
     return st;
@@ -339,7 +521,7 @@ ldm_status ldm_ldmbert_forward_layers(ldm_ldmbert *m, const int32_t *ids, int64_
     }
     LDM_CHECK(embed(m, ids));
     for (int64_t l = 0; l < layers; l++)
-        LDM_CHECK(layer_forward(m, &m->layers[l]));
+        LDM_CHECK(layer_forward(m, l));
     memcpy(out, m->x, (size_t)(m->rows * m->cfg.d_model) * sizeof(float));
 cleanup:
     return st;
@@ -354,7 +536,7 @@ ldm_status ldm_ldmbert_forward(ldm_ldmbert *m, const int32_t *ids, float *out)
     }
     LDM_CHECK(embed(m, ids));
     for (int64_t l = 0; l < m->cfg.encoder_layers; l++)
-        LDM_CHECK(layer_forward(m, &m->layers[l]));
+        LDM_CHECK(layer_forward(m, l));
     LDM_CHECK(ldm_layer_norm(out, m->x, m->lnf_w, m->lnf_b, m->rows, m->cfg.d_model, LN_EPS));
 cleanup:
     return st;

@@ -41,6 +41,25 @@
  * on the [B, L, heads·head_dim] layout, every other product is one packed
  * GEMM over B·L rows. All activation memory is one arena allocated by
  * create; forward allocates nothing.
+ *
+ * Distributed (ldm_ldmbert_create_opts with a channel communicator of Pc > 1
+ * ranks; DESIGN.md §4 "text encoder", docs/parallelism.md §4): the weights of
+ * the encoder layers are spread over the Pc ranks, never whole on each; the
+ * embeddings and LayerNorms are replicated, and so are the input ids and the
+ * output. Two ways, chosen by ldm_ldmbert_options.dist:
+ *   - SPLIT (the default, the faster measured): heads and FFN columns are
+ *     split. Each rank reads row slices of q/k/v_proj (its heads) and fc1
+ *     (its FFN columns) and column slices of out_proj and fc2, computes its
+ *     heads' attention and its FFN columns locally (oneDNN), and one
+ *     MPI_Allreduce sum of [B·L, d_model] after out_proj and one after fc2
+ *     re-assemble the residual update; their biases are added once, after
+ *     the sum. Pc must divide encoder_attention_heads.
+ *   - PBLAS: q/k/v, out_proj, fc1, fc2 are psgemm products on a BLACS grid
+ *     over the channel communicator (mpi/pblas.h) with block-cyclic weights
+ *     (each rank reads its blocks only); the projections' outputs are
+ *     gathered for the attention, which every rank computes for all heads.
+ * With no context, MPI_COMM_NULL or one rank, create and forward are exactly
+ * the single-process code.
  */
 #ifndef LDM_MODELS_LDMBERT_H
 #define LDM_MODELS_LDMBERT_H
@@ -51,6 +70,7 @@
 #include "core/status.h"
 #include "io/config.h"
 #include "io/weights.h"
+#include "models/parallel.h"
 
 /* The hyper-parameters LDMBert's forward depends on, as read from
  * config.json (missing keys take LDMBertConfig's defaults: the real model's
@@ -83,10 +103,49 @@ ldm_status ldm_ldmbert_config_read(const ldm_config *config, ldm_ldmbert_config 
 ldm_status ldm_ldmbert_create(const ldm_config *config, const ldm_weights *w, int64_t batch,
                               int64_t tokens, ldm_ldmbert **out);
 
+/* How a distributed encoder splits its layers (see the top of this file). */
+typedef enum ldm_ldmbert_dist {
+    LDM_LDMBERT_DIST_DEFAULT = 0, /* SPLIT: measured faster (docs/parallelism.md §4) */
+    LDM_LDMBERT_DIST_SPLIT,       /* heads / FFN columns, 2 allreduces per layer */
+    LDM_LDMBERT_DIST_PBLAS,       /* psgemm on a BLACS grid, block-cyclic weights */
+} ldm_ldmbert_dist;
+
+typedef struct ldm_ldmbert_options {
+    /* NULL, or channel MPI_COMM_NULL or of size 1: the single-process
+     * encoder. Only `channel` is used (borrowed: it must outlive the model);
+     * its error handler must be MPI_ERRORS_RETURN (mpi/util.h). */
+    const ldm_model_parallel *parallel;
+    ldm_ldmbert_dist dist;
+    int pblas_nprow, pblas_npcol; /* PBLAS grid, nprow·npcol = Pc; 0, 0: 1 × Pc */
+    int pblas_block;              /* PBLAS block-cyclic block; 0: 64 */
+} ldm_ldmbert_options;
+
+/* "split" / "pblas" / "default" → the enum; anything else is LDM_EINPUT
+ * naming `what` (a flag or key) and the value. */
+ldm_status ldm_ldmbert_dist_parse(const char *name, const char *what, ldm_ldmbert_dist *out);
+const char *ldm_ldmbert_dist_name(ldm_ldmbert_dist dist);
+
+/* ldm_ldmbert_create with options (NULL: the defaults, single process).
+ * Distributed: collective on opts->parallel->channel; every rank passes the
+ * same config, weights (files), batch, tokens and options, and the ranks
+ * agree on failure (one rank's read error fails all). Errors (LDM_EINPUT):
+ * SPLIT with Pc not dividing encoder_attention_heads, or Pc above
+ * encoder_ffn_dim (naming the head count and --grid); a PBLAS grid or block
+ * that does not fit Pc. */
+ldm_status ldm_ldmbert_create_opts(const ldm_config *config, const ldm_weights *w,
+                                   int64_t batch, int64_t tokens,
+                                   const ldm_ldmbert_options *opts, ldm_ldmbert **out);
+
+/* The way the model runs: LDM_LDMBERT_DIST_DEFAULT when single-process,
+ * else SPLIT or PBLAS; *ranks (may be NULL) gets Pc (1 single-process). */
+ldm_ldmbert_dist ldm_ldmbert_distribution(const ldm_ldmbert *m, int *ranks);
+
 /* out [B, L, d_model] = last_hidden_state for ids [B, L] (the batch and
  * tokens given to create). An id < 0 or >= vocab_size is LDM_EINPUT naming
  * its position and value (nothing is computed then). No allocation; not
- * reentrant: one forward at a time per model. */
+ * reentrant: one forward at a time per model. Distributed: collective on
+ * the channel communicator, the same ids on every rank, and every rank gets
+ * the whole output (PBLAS: ScaLAPACK allocates psgemm's workspace inside). */
 ldm_status ldm_ldmbert_forward(ldm_ldmbert *m, const int32_t *ids, float *out);
 
 /* For tests and debugging: out [B, L, d_model] = the hidden state after the

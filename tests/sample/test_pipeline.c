@@ -1,5 +1,8 @@
 /* The whole pipeline against diffusers' LDMTextToImagePipeline on the tiny
  * fixture model (goldens: tools/reference/make_pipeline_goldens.py).
+ * With arguments `FIXTURE_SUBDIR MODEL_DIR` it runs only the golden cases of
+ * another model: test_shipped_parity uses it for models/ldm-shapes
+ * (make_pipeline_goldens.py --shipped).
  * Contract (DESIGN.md §3): image max 3 levels of 255 and ≥ 99% of pixels
  * within 1 level; the final latents are also compared (rel. L2 ≤ 1e-4) so a
  * drift shows before it reaches the pixels. */
@@ -21,6 +24,9 @@ static void *read_all(const char *path, size_t *len)
         return NULL;
     return data;
 }
+
+/* The fixture subdirectory holding index.json and the per-case files. */
+static const char *g_cases_dir = "pipeline";
 
 static void run_case(ldm_pipeline *p, const cJSON *c)
 {
@@ -54,9 +60,9 @@ static void run_case(ldm_pipeline *p, const cJSON *c)
 
     char path[1024];
     size_t img_len = 0, lat_len = 0;
-    snprintf(path, sizeof path, "%s/pipeline/%s.image.u8", LDM_FIXTURES, name);
+    snprintf(path, sizeof path, "%s/%s/%s.image.u8", LDM_FIXTURES, g_cases_dir, name);
     uint8_t *want_img = read_all(path, &img_len);
-    snprintf(path, sizeof path, "%s/pipeline/%s.latents.f32", LDM_FIXTURES, name);
+    snprintf(path, sizeof path, "%s/%s/%s.latents.f32", LDM_FIXTURES, g_cases_dir, name);
     float *want_lat = read_all(path, &lat_len);
     CHECK(want_img && want_lat && img_len == (size_t)count * h * w * 3);
     uint8_t *img = malloc(img_len);
@@ -133,19 +139,31 @@ static void check_resume(ldm_pipeline *p, const char *scheduler, double eta, int
     free(state);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const char *model = LDM_FIXTURES "/tiny-ldm";
+    if (argc == 3) {
+        g_cases_dir = argv[1];
+        model = argv[2];
+    }
+    char index_path[1024];
+    snprintf(index_path, sizeof index_path, "%s/%s/index.json", LDM_FIXTURES, g_cases_dir);
     ldm_config index;
-    if (ldm_config_load(LDM_FIXTURES "/pipeline/index.json", &index) != LDM_OK) {
+    if (ldm_config_load(index_path, &index) != LDM_OK) {
         fprintf(stderr, "%s\n", ldm_error_message());
         return 1;
     }
     ldm_pipeline *p = NULL;
-    ldm_status st = ldm_pipeline_open(LDM_FIXTURES "/tiny-ldm", &p);
+    ldm_status st = ldm_pipeline_open(model, &p);
     CHECK_MSG(st == LDM_OK, "%s", ldm_error_message());
     if (st == LDM_OK) {
         const cJSON *c;
         cJSON_ArrayForEach(c, cJSON_GetObjectItem(index.root, "cases")) run_case(p, c);
+    }
+    if (argc == 3) {
+        ldm_pipeline_close(&p);
+        ldm_config_free(&index);
+        return ldm_test_finish();
     }
 
     /* Resume from a saved state: bit-identical (eta > 0 checks the noise

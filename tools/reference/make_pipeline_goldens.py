@@ -25,7 +25,14 @@ Python process) seeds that generator; here torch.manual_seed(noise_seed) is
 called right before each run.
 
     /opt/ldmref/bin/python tools/reference/make_pipeline_goldens.py
+    /opt/ldmref/bin/python tools/reference/make_pipeline_goldens.py --shipped
+
+--shipped: the same comparison on the model ldm ships (models/ldm-shapes, its own
+scheduler config, 50 steps as `ldm txt2img` runs it) into
+tests/fixtures/shipped-parity/ (issue #4: diffusers loading the shipped folder gives the
+images `ldm txt2img` gives). Rerun it whenever the shipped model is retrained.
 """
+import argparse
 import json
 import os
 
@@ -55,6 +62,18 @@ CASES = [
          seed=5, height=48, width=80, scheduler="ddim"),
     dict(name="negative_g6", prompts=["a red circle"], negative="a blue square", guidance=6.0, eta=0.0,
          steps=4, seed=9, height=64, width=64, scheduler="ddim"),
+]
+
+
+SHIPPED_CASES = [
+    dict(name="shipped_g3_s0", prompts=["a red circle on a blue background"], guidance=3.0, eta=0.0,
+         steps=50, seed=0, height=64, width=64, scheduler="ddim"),
+    dict(name="shipped_g5_s1", prompts=["two yellow squares on a black background"], guidance=5.0,
+         eta=0.0, steps=50, seed=1, height=64, width=64, scheduler="ddim"),
+    dict(name="shipped_g3_pair", prompts=["a green triangle left of a white circle on a purple background"],
+         guidance=3.0, eta=0.0, steps=50, seed=2, height=64, width=64, scheduler="ddim"),
+    dict(name="shipped_g1_batch2", prompts=["three orange circles", "a blue square above a red triangle"],
+         guidance=1.0, eta=0.0, steps=50, seed=3, height=64, width=64, scheduler="ddim"),
 ]
 
 
@@ -108,14 +127,23 @@ def to_uint8(image):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shipped", action="store_true", help="goldens of models/ldm-shapes")
+    args = ap.parse_args()
+    model, out_dir, cases, model_rel = MODEL, OUT, CASES, "tests/fixtures/tiny-ldm"
+    if args.shipped:
+        model_rel = "models/ldm-shapes"
+        model = os.path.join(ROOT, model_rel)
+        out_dir = os.path.join(ROOT, "tests", "fixtures", "shipped-parity")
+        cases = SHIPPED_CASES
     torch.set_num_threads(1)
-    os.makedirs(OUT, exist_ok=True)
-    pipe = LDMTextToImagePipeline.from_pretrained(MODEL)
+    os.makedirs(out_dir, exist_ok=True)
+    pipe = LDMTextToImagePipeline.from_pretrained(model)
     pipe.set_progress_bar_config(disable=True)
-    index = {"model": "tests/fixtures/tiny-ldm", "torch": torch.__version__,
+    index = {"model": model_rel, "torch": torch.__version__,
              "cpu_capability": torch.backends.cpu.get_cpu_capability(),
              "noise_seed": TORCH_DEFAULT_SEED, "cases": []}
-    for case in CASES:
+    for case in cases:
         pipe.scheduler = make_scheduler(pipe, case["scheduler"])
         negative = case.get("negative", "")
         lms_fix = case["scheduler"] == "lms"
@@ -133,14 +161,14 @@ def main():
                        eta=case["eta"], generator=gen, output_type="np")
             assert np.array_equal(out.images, img), case["name"]
         u8 = to_uint8(img)
-        lat.astype("<f4").tofile(os.path.join(OUT, case["name"] + ".latents.f32"))
-        u8.tofile(os.path.join(OUT, case["name"] + ".image.u8"))
+        lat.astype("<f4").tofile(os.path.join(out_dir, case["name"] + ".latents.f32"))
+        u8.tofile(os.path.join(out_dir, case["name"] + ".image.u8"))
         entry = dict(case)
         entry.update(negative=negative, latents_shape=list(lat.shape), image_shape=list(u8.shape),
                      source="reference_loop" if use_reference else "LDMTextToImagePipeline")
         index["cases"].append(entry)
         print(case["name"], lat.shape, u8.shape, entry["source"])
-    with open(os.path.join(OUT, "index.json"), "w") as f:
+    with open(os.path.join(out_dir, "index.json"), "w") as f:
         json.dump(index, f, indent=1)
         f.write("\n")
 
