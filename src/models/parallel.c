@@ -494,7 +494,7 @@ ldm_status ldm_model_linear_create_cols(const ldm_model_parallel *p, const ldm_l
 {
     ldm_status st = LDM_OK;
     ldm_model_linear *l = NULL;
-    float *full = NULL, *weight = NULL, *b = NULL;
+    float *weight = NULL, *b = NULL;
     const int split = ldm_model_parallel_channel_size(p) > 1;
     const int64_t shape[2] = {desc->n, full_k}, kr = desc->k;
     *out = NULL;
@@ -505,14 +505,15 @@ ldm_status ldm_model_linear_create_cols(const ldm_model_parallel *p, const ldm_l
     LDM_CHECK(ldm_strdup(name, &l->name));
     l->m = desc->m;
     l->n_r = desc->n;
-    LDM_CHECK(ldm_alloc((size_t)(desc->n * full_k) * sizeof(float), name, (void **)&full));
-    LDM_CHECK(ldm_weights_read_f32(w, name, shape, 2, full));
     LDM_CHECK(ldm_alloc((size_t)(desc->n * kr) * sizeof(float), name, (void **)&weight));
-    for (int64_t r = 0; r < desc->n; r++)
-        memcpy(weight + r * kr, full + r * full_k + k0, (size_t)kr * sizeof(float));
+    if (k0 == 0 && kr == full_k) {
+        LDM_CHECK(ldm_weights_read_f32(w, name, shape, 2, weight));
+    } else {
+        /* only this rank's columns leave the file */
+        LDM_CHECK(ldm_weights_check_shape(w, name, shape, 2));
+        LDM_CHECK(ldm_weights_read_cols_f32(w, name, k0, kr, weight));
+    }
     weight_bytes_held += (size_t)(desc->n * kr) * sizeof(float);
-    ldm_free(full);
-    full = NULL;
     /* the bias joins the sum once: on channel rank 0 */
     if (bias && ldm_model_parallel_channel_rank(p) == 0) {
         LDM_CHECK(ldm_alloc((size_t)desc->n * sizeof(float), bias, (void **)&b));
@@ -528,7 +529,6 @@ ldm_status ldm_model_linear_create_cols(const ldm_model_parallel *p, const ldm_l
     *out = l;
     l = NULL;
 cleanup:
-    ldm_free(full);
     ldm_free(weight);
     ldm_free(b);
     ldm_model_linear_destroy(&l);

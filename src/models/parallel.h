@@ -127,8 +127,8 @@ ldm_status ldm_model_linear_create_slices(const ldm_linear_desc *desc, const ldm
  * of an output-split layer): the rank holds columns [k0, k0 + desc->k) of
  * weight `name` [desc->n, full_k] and multiplies its slice x [m, desc->k];
  * one allreduce (sum) over `channel` gives every rank y [m, n]; the bias
- * (or NULL) is added by channel rank 0's share only. Columns are read by
- * reading the whole tensor and keeping the slice (io/ has row reads only).
+ * (or NULL) is added by channel rank 0's share only. Only those columns
+ * are read from the file (ldm_weights_read_cols_f32).
  * Collective on `channel`; without a channel split: a plain linear with
  * k0 = 0, desc->k = full_k. */
 ldm_status ldm_model_linear_create_cols(const ldm_model_parallel *p, const ldm_linear_desc *desc,
