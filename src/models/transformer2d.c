@@ -363,7 +363,8 @@ ldm_status ldm_transformer2d_create(const ldm_transformer2d_desc *desc, const ld
         LDM_CHECK(block_prefix(name, prefix, i));
         LDM_CHECK(block_create(t, w, name, scratch_need, &t->blocks[i]));
     }
-    size_t a1 = attention_scratch(t, t->all_tokens), a2 = attention_scratch(t, desc->context_tokens);
+    size_t a1 = attention_scratch(t, t->all_tokens);
+    size_t a2 = attention_scratch(t, desc->context_tokens);
     if (scratch_need && a1 > *scratch_need)
         *scratch_need = a1;
     if (scratch_need && a2 > *scratch_need)

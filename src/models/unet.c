@@ -369,7 +369,8 @@ static ldm_status prepare(ldm_unet *u, const ldm_config *config, int64_t batch,
         u->par = &u->par_store;
     }
     ldm_model_parallel_rows(u->par, latent_h, level_align(u, 0), &u->r0, &u->r1);
-    u->time_d = (ldm_unet_time_desc){.parallel = u->par,.batch = batch, .channels = u->cfg.block_out_channels[0],
+    u->time_d = (ldm_unet_time_desc){.parallel = u->par, .batch = batch,
+                                     .channels = u->cfg.block_out_channels[0],
                                      .dim = u->cfg.time_embed_dim,
                                      .flip_sin_to_cos = u->cfg.flip_sin_to_cos,
                                      .freq_shift = u->cfg.freq_shift};

@@ -40,18 +40,21 @@ ldm_status ldm_vae_decoder_walk(const ldm_vae_config *cfg, int64_t n, int64_t lh
     ldm_conv2d_desc cd;
     if (cfg->use_post_quant_conv) {
         cd = ldm_vae_conv_desc(n, lat, h, wd, lat, 1);
-        LDM_CHECK(ldm_vae_conv("post_quant_conv", &cd, align, list, w, coder, coder ? &coder->pre : NULL));
+        LDM_CHECK(ldm_vae_conv("post_quant_conv", &cd, align, list, w, coder,
+                               coder ? &coder->pre : NULL));
     }
     cd = ldm_vae_conv_desc(n, lat, h, wd, clast, 3);
-    LDM_CHECK(ldm_vae_conv("decoder.conv_in", &cd, align, list, w, coder, coder ? &coder->conv_in : NULL));
-    LDM_CHECK(ldm_vae_mid_walk("decoder.mid_block", cfg, n, h, wd, clast, align, list, w, coder));
+    LDM_CHECK(ldm_vae_conv("decoder.conv_in", &cd, align, list, w, coder,
+                           coder ? &coder->conv_in : NULL));
+    LDM_CHECK(ldm_vae_mid_walk("decoder.mid_block", cfg, n, h, wd, clast, align, list, w,
+                               coder));
     int64_t cin = clast;
     for (int i = 0; i < cfg->levels; i++) {
         int64_t cout = cfg->block_out_channels[cfg->levels - 1 - i];
         ldm_vae_level *lv = coder ? &coder->levels[i] : NULL;
         snprintf(name, sizeof name, "decoder.up_blocks.%d", i);
-        LDM_CHECK(ldm_vae_level_resnets(name, (int)cfg->layers_per_block + 1, cin, cout, cfg, n, h, wd,
-                                        align, list, w, coder, lv));
+        LDM_CHECK(ldm_vae_level_resnets(name, (int)cfg->layers_per_block + 1, cin, cout, cfg, n,
+                                        h, wd, align, list, w, coder, lv));
         cin = cout;
         if (i == cfg->levels - 1)
             break;

@@ -33,7 +33,8 @@ ldm_status ldm_vae_encoder_walk(const ldm_vae_config *cfg, int64_t n, int64_t lh
         ldm_vae_track(coder, n * h * wd * cfg->in_channels, 0);
     }
     ldm_conv2d_desc cd = ldm_vae_conv_desc(n, cfg->in_channels, h, wd, c0, 3);
-    LDM_CHECK(ldm_vae_conv("encoder.conv_in", &cd, 1, list, w, coder, coder ? &coder->conv_in : NULL));
+    LDM_CHECK(ldm_vae_conv("encoder.conv_in", &cd, 1, list, w, coder,
+                           coder ? &coder->conv_in : NULL));
     int64_t cin = c0;
     for (int i = 0; i < cfg->levels; i++) {
         int64_t cout = cfg->block_out_channels[i];

@@ -60,7 +60,8 @@ static void run(const tp_case *tc, int pc, int ps)
     ldm_model_parallel par;
     ldm_unet *ref = NULL, *u = NULL;
     tp_grid(pc, ps, &par);
-    CHECK(ldm_unet_create(tc->cfg, tc->weights, tc->batch, tc->h, tc->w, ctx_tokens, &ref) == LDM_OK);
+    CHECK(ldm_unet_create(tc->cfg, tc->weights, tc->batch, tc->h, tc->w, ctx_tokens, &ref) ==
+          LDM_OK);
     ldm_status st = ldm_unet_create_parallel(tc->cfg, tc->weights, tc->batch, tc->h, tc->w,
                                              ctx_tokens, &par, &u);
     CHECK_MSG(st == LDM_OK, "%s: %s", tc->name, ldm_error_message());
