@@ -172,6 +172,8 @@ struct ldm_model_conv {
     int64_t n, w, c_in, rows;     /* input strip [n, rows, w, c_in] */
     int64_t local_h, above;       /* halo buffer [n, local_h, w, c_in], own rows at `above` */
     int64_t out_rows, ow, c_r;    /* output strip [n, out_rows, ow, c_out], c_r channels here */
+    int64_t c_out;
+    MPI_Comm reduce;              /* input split: sum the partial outputs here; or NULL */
     size_t halo_bytes, slice_bytes, kernel_bytes;
 };
 
@@ -272,25 +274,92 @@ cleanup:
     return st;
 }
 
+/* Input split: the plan for input channels [k0, k0 + ld->c_in) of every
+ * output channel (the whole weight read, the slice kept), the bias on
+ * channel rank 0 only. */
+static ldm_status conv_plan_cols(const ldm_model_parallel *p, const ldm_weights *w,
+                                 const char *prefix, const ldm_conv2d_desc *g,
+                                 const ldm_conv2d_desc *ld, int64_t k0, int has_bias,
+                                 ldm_conv2d_plan **out)
+{
+    ldm_status st = LDM_OK;
+    char name[512];
+    float *full = NULL, *weight = NULL, *bias = NULL;
+    const int64_t khw = g->kh * g->kw, kr = ld->c_in;
+    const int64_t shape[4] = {g->c_out, g->c_in, g->kh, g->kw};
+    LDM_CHECK(ldm_alloc((size_t)(g->c_out * g->c_in * khw) * sizeof(float), prefix,
+                        (void **)&full));
+    LDM_CHECK(ldm_alloc((size_t)(g->c_out * kr * khw) * sizeof(float), prefix, (void **)&weight));
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    LDM_CHECK(ldm_weights_read_f32(w, name, shape, 4, full));
+    for (int64_t o = 0; o < g->c_out; o++) /* [c_out, c_in, kh, kw] → [c_out, kr, kh, kw] */
+        memcpy(weight + o * kr * khw, full + (o * g->c_in + k0) * khw,
+               (size_t)(kr * khw) * sizeof(float));
+    weight_bytes_held += (size_t)(g->c_out * kr * khw) * sizeof(float);
+    if (has_bias && ldm_model_parallel_channel_rank(p) == 0) {
+        LDM_CHECK(ldm_alloc((size_t)g->c_out * sizeof(float), prefix, (void **)&bias));
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        LDM_CHECK(read_rows(w, name, &g->c_out, 1, 0, g->c_out, bias));
+    }
+    st = ldm_conv2d_plan_create(ld, weight, bias, out);
+cleanup:
+    ldm_free(full);
+    ldm_free(weight);
+    ldm_free(bias);
+    if (st != LDM_OK)
+        ldm_error_context("%s: ", prefix);
+    return st;
+}
+
 ldm_status ldm_model_conv_create(const ldm_model_parallel *p, int64_t align,
                                  const ldm_conv2d_desc *desc, const ldm_weights *w,
                                  const char *prefix, int has_bias, ldm_model_conv **out)
 {
+    return ldm_model_conv_create_split(p, align, desc, w, prefix, has_bias,
+                                       LDM_CONV_SPLIT_GATHER, 0, 0, out);
+}
+
+ldm_status ldm_model_conv_create_split(const ldm_model_parallel *p, int64_t align,
+                                       const ldm_conv2d_desc *desc, const ldm_weights *w,
+                                       const char *prefix, int has_bias,
+                                       ldm_model_conv_split split, int64_t c0, int64_t c1,
+                                       ldm_model_conv **out)
+{
     ldm_status st = LDM_OK;
     ldm_model_conv *c = NULL;
-    ldm_conv2d_desc ld;
-    int64_t o0, o1;
+    ldm_conv2d_desc ld, g = *desc;
+    int64_t o0 = 0, o1 = desc->c_out;
     *out = NULL;
+    if (ldm_model_parallel_channel_size(p) <= 1)
+        split = LDM_CONV_SPLIT_GATHER; /* nothing to split: the single-process layer */
+    if (split != LDM_CONV_SPLIT_GATHER &&
+        (c0 < 0 || c1 <= c0 || c1 > (split == LDM_CONV_SPLIT_LOCAL ? desc->c_out : desc->c_in)))
+        return ldm_error(LDM_ERUNTIME, "%s: channel range [%lld, %lld)", prefix, (long long)c0,
+                         (long long)c1);
+    if (split == LDM_CONV_SPLIT_REDUCE)
+        g.c_in = c1 - c0; /* the local input (and the halo rows) carry these channels */
     LDM_CHECK(ldm_calloc(sizeof *c, "conv", (void **)&c));
     LDM_CHECK(ldm_strdup(prefix, &c->prefix));
     c->n = desc->n;
     c->w = desc->w;
-    c->c_in = desc->c_in;
-    LDM_CHECK(conv_local(p, align > 0 ? align : 1, desc, c, &ld));
-    LDM_CHECK(channel_share(p, desc->c_out, desc->n * c->out_rows * c->ow, prefix, &o0, &o1,
-                            &c->chan));
+    c->c_in = g.c_in;
+    c->c_out = desc->c_out;
+    c->reduce = MPI_COMM_NULL;
+    LDM_CHECK(conv_local(p, align > 0 ? align : 1, &g, c, &ld));
+    if (split == LDM_CONV_SPLIT_GATHER)
+        LDM_CHECK(channel_share(p, desc->c_out, desc->n * c->out_rows * c->ow, prefix, &o0, &o1,
+                                &c->chan));
+    else if (split == LDM_CONV_SPLIT_LOCAL) {
+        o0 = c0;
+        o1 = c1;
+    }
     ld.c_out = c->c_r = o1 - o0;
-    LDM_CHECK(conv_plan(w, prefix, desc, &ld, o0, has_bias, &c->plan));
+    if (split == LDM_CONV_SPLIT_REDUCE) {
+        LDM_CHECK(conv_plan_cols(p, w, prefix, desc, &ld, c0, has_bias, &c->plan));
+        c->reduce = p->channel;
+    } else {
+        LDM_CHECK(conv_plan(w, prefix, desc, &ld, o0, has_bias, &c->plan));
+    }
     if (c->halo)
         c->halo_bytes = round64((size_t)(c->n * c->local_h * c->w * c->c_in) * sizeof(float));
     if (c->chan)
@@ -342,6 +411,8 @@ ldm_status ldm_model_conv_run(ldm_model_conv *c, float *out, const float *in, vo
     LDM_CHECK(ldm_conv2d_run(c->plan, dst, src, c->kernel_bytes ? s : NULL));
     if (c->chan)
         LDM_CHECK(ldm_channels_allgather(c->chan, dst, out));
+    if (c->reduce != MPI_COMM_NULL)
+        LDM_CHECK(ldm_mpi_allreduce_sum(c->reduce, out, c->n * c->out_rows * c->ow * c->c_out));
 cleanup:
     if (st != LDM_OK)
         ldm_error_context("%s: ", c->prefix);

@@ -88,6 +88,25 @@ typedef struct ldm_model_conv ldm_model_conv;
 ldm_status ldm_model_conv_create(const ldm_model_parallel *p, int64_t align,
                                  const ldm_conv2d_desc *desc, const ldm_weights *w,
                                  const char *prefix, int has_bias, ldm_model_conv **out);
+/* The same with another channel split (when `channel` has > 1 rank):
+ *   LDM_CONV_SPLIT_GATHER  as ldm_model_conv_create (c0, c1 unused)
+ *   LDM_CONV_SPLIT_LOCAL   output channels [c0, c1) only, left split: the
+ *                          output is [n, out_rows, ow, c1 − c0]; no communication
+ *   LDM_CONV_SPLIT_REDUCE  input channels [c0, c1) only (the input is
+ *                          [n, in_rows, w, c1 − c0], halos move those channels):
+ *                          partial sums of every output channel, one allreduce
+ *                          over `channel`; the bias joins on channel rank 0
+ * LOCAL followed by REDUCE is the Megatron pair (ResnetBlock2D conv1, conv2). */
+typedef enum ldm_model_conv_split {
+    LDM_CONV_SPLIT_GATHER = 0,
+    LDM_CONV_SPLIT_LOCAL = 1,
+    LDM_CONV_SPLIT_REDUCE = 2
+} ldm_model_conv_split;
+ldm_status ldm_model_conv_create_split(const ldm_model_parallel *p, int64_t align,
+                                       const ldm_conv2d_desc *desc, const ldm_weights *w,
+                                       const char *prefix, int has_bias,
+                                       ldm_model_conv_split split, int64_t c0, int64_t c1,
+                                       ldm_model_conv **out);
 /* Scratch ldm_model_conv_run needs (halo buffer, channel slice, kernel). */
 size_t ldm_model_conv_scratch_bytes(const ldm_model_conv *c);
 /* Local input and output rows (the strips of the input and output levels). */

@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
+#include "mpi/util.h"
 
 enum { NAME_MAX_LEN = 512 };
 
@@ -148,6 +149,13 @@ struct ldm_resnet {
     char *prefix;                 /* owned */
     int64_t cin, cout, temb_ch, groups, n, h, w;   /* h: this rank's strip rows */
     const ldm_model_parallel *par;  /* borrowed, or NULL */
+    /* channel split, Megatron pair: conv1 computes output channels [o0, o0 +
+     * c_r) (whole GroupNorm groups, groups_r of them), norm2 and the temb
+     * add run on those, conv2 takes them as its input channels and one
+     * allreduce sums the partial outputs. paired = 0: every layer whole
+     * (or split by output and gathered, models/parallel.h) */
+    int paired;
+    int64_t o0, c_r, groups_r;
     double eps;
     float out_scale;
     int shortcut;
@@ -267,6 +275,26 @@ static size_t max_size(size_t a, size_t b)
 }
 
 /* full_h: the whole activation's rows (the plans are made for this rank's strip). */
+/* Under a channel split with at least one GroupNorm group per rank: this
+ * rank's whole groups of conv1's output channels. */
+static void resnet_pair(ldm_resnet *r)
+{
+    int size = ldm_model_parallel_channel_size(r->par);
+    r->paired = 0;
+    r->o0 = 0;
+    r->c_r = r->cout;
+    r->groups_r = r->groups;
+    if (size <= 1 || r->groups < size)
+        return;
+    int64_t g0, g1, per = r->cout / r->groups;
+    ldm_mpi_partition(r->groups, size, ldm_model_parallel_channel_rank(r->par), 1, &g0, &g1);
+    r->paired = 1;
+    r->o0 = g0 * per;
+    r->c_r = (g1 - g0) * per;
+    r->groups_r = g1 - g0;
+}
+
+/* full_h: the whole activation's rows (the plans are made for this rank's strip). */
 static ldm_status resnet_plans(ldm_resnet *r, const ldm_weights *w, int64_t full_h,
                                int64_t align)
 {
@@ -276,11 +304,16 @@ static ldm_status resnet_plans(ldm_resnet *r, const ldm_weights *w, int64_t full
                          .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_top = 1,
                          .pad_bottom = 1, .pad_left = 1, .pad_right = 1,
                          .layout = LDM_LAYOUT_NHWC, .algo = LDM_CONV_AUTO};
+    resnet_pair(r);
     LDM_CHECK(join_name(name, r->prefix, "conv1"));
-    LDM_CHECK(ldm_model_conv_create(r->par, align, &c, w, name, 1, &r->conv1));
+    LDM_CHECK(ldm_model_conv_create_split(r->par, align, &c, w, name, 1,
+                                          r->paired ? LDM_CONV_SPLIT_LOCAL : LDM_CONV_SPLIT_GATHER,
+                                          r->o0, r->o0 + r->c_r, &r->conv1));
     c.c_in = r->cout;
     LDM_CHECK(join_name(name, r->prefix, "conv2"));
-    LDM_CHECK(ldm_model_conv_create(r->par, align, &c, w, name, 1, &r->conv2));
+    LDM_CHECK(ldm_model_conv_create_split(r->par, align, &c, w, name, 1,
+                                          r->paired ? LDM_CONV_SPLIT_REDUCE : LDM_CONV_SPLIT_GATHER,
+                                          r->o0, r->o0 + r->c_r, &r->conv2));
     r->scratch_bytes = max_size(ldm_model_conv_scratch_bytes(r->conv1),
                                 ldm_model_conv_scratch_bytes(r->conv2));
     if (r->shortcut) {
@@ -296,9 +329,15 @@ static ldm_status resnet_plans(ldm_resnet *r, const ldm_weights *w, int64_t full
         ldm_linear_desc l = {.m = r->n, .k = r->temb_ch, .n = r->cout};
         LDM_CHECK(join_name(name, r->prefix, "time_emb_proj.weight"));
         LDM_CHECK(join_name(bias, r->prefix, "time_emb_proj.bias"));
-        const char *parts[1] = {name};
-        LDM_CHECK(ldm_model_linear_create(r->par, &l, w, parts, &l.n, 1, 2, bias,
-                                          &r->temb_proj));
+        const char *parts[1] = {name}, *biases[1] = {bias};
+        if (r->paired) { /* this rank's channels only: they are added to its conv1 slice */
+            l.n = r->c_r;
+            LDM_CHECK(ldm_model_linear_create_slices(&l, w, parts, biases, &r->cout, &r->o0,
+                                                     &r->c_r, 1, 2, &r->temb_proj));
+        } else {
+            LDM_CHECK(ldm_model_linear_create(r->par, &l, w, parts, &l.n, 1, 2, bias,
+                                              &r->temb_proj));
+        }
         r->scratch_bytes = max_size(r->scratch_bytes,
                                     ldm_model_linear_scratch_bytes(r->temb_proj));
     }
@@ -375,15 +414,16 @@ ldm_status ldm_resnet_forward(ldm_resnet *r, float *out, const float *in, const 
     /* t1 [n, hw, cin] = silu(norm1(x)); t2 [n, hw, cout] = conv1(t1) */
     LDM_CHECK(ldm_model_group_norm(r->par, t.t1, in, r->norm1_g, r->norm1_b, n, r->cin, hw,
                                    r->groups, r->eps, 1));
-    LDM_CHECK(ldm_model_conv_run(r->conv1, t.t2, t.t1, t.scratch));
+    LDM_CHECK(ldm_model_conv_run(r->conv1, t.t2, t.t1, t.scratch));     /* [n, hw, c_r] */
     if (r->temb_proj) {
         /* t2 += time_emb_proj(silu(temb))[:, :, None, None] */
         ldm_silu(t.tact, temb, n * r->temb_ch);
         LDM_CHECK(ldm_model_linear_run(r->temb_proj, t.tproj, t.tact, t.scratch));
-        ldm_add_channel_bias(t.t2, t.tproj, n, r->cout, hw, LDM_LAYOUT_NHWC);
+        ldm_add_channel_bias(t.t2, t.tproj, n, r->c_r, hw, LDM_LAYOUT_NHWC);
     }
-    LDM_CHECK(ldm_model_group_norm(r->par, t.t2, t.t2, r->norm2_g, r->norm2_b, n, r->cout, hw,
-                                   r->groups, r->eps, 1));
+    /* norm2 on this rank's channels: whole groups (c_r = cout unsplit) */
+    LDM_CHECK(ldm_model_group_norm(r->par, t.t2, t.t2, r->norm2_g + r->o0, r->norm2_b + r->o0, n,
+                                   r->c_r, hw, r->groups_r, r->eps, 1));
     LDM_CHECK(ldm_model_conv_run(r->conv2, out, t.t2, t.scratch));
     /* out = (shortcut(x) + h) / output_scale_factor */
     const float *skip = in;
