@@ -58,9 +58,16 @@ def make_unet():
         cross_attention_dim=128, attention_head_dim=8, norm_num_groups=16)
 
 
-def make_scheduler_kwargs():
-    return dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
-                beta_schedule="scaled_linear", clip_sample=False)
+def make_scheduler_kwargs(zero_snr=False):
+    kw = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
+              beta_schedule="scaled_linear", clip_sample=False)
+    if zero_snr:
+        # Lin et al. 2024, "Common diffusion noise schedules and sample steps are flawed":
+        # betas rescaled so that alpha_bar_T = 0 (x_T is pure noise, the model must take
+        # the background from the caption), v-prediction (epsilon is undefined at SNR 0),
+        # and sampling that starts at t = 999 ("trailing").
+        kw.update(rescale_betas_zero_snr=True, prediction_type="v_prediction")
+    return kw
 
 
 def tokenize(tok, caps):
@@ -82,8 +89,9 @@ def build_latents(vae, seed, n, held_out, threads):
     return torch.cat(out), caps
 
 
-def save_pipeline(path, vae, bert, tok, unet):
-    sched = DDIMScheduler(**make_scheduler_kwargs(), set_alpha_to_one=False, steps_offset=1)
+def save_pipeline(path, vae, bert, tok, unet, zero_snr=False):
+    extra = dict(timestep_spacing="trailing") if zero_snr else dict(steps_offset=1)
+    sched = DDIMScheduler(**make_scheduler_kwargs(zero_snr), set_alpha_to_one=False, **extra)
     pipe = LDMTextToImagePipeline(vqvae=vae, bert=bert, tokenizer=tok, unet=unet,
                                   scheduler=sched)
     pipe.save_pretrained(path, safe_serialization=True)
@@ -105,6 +113,8 @@ def main():
                     help="upper bound of the warm-up EMA decay")
     ap.add_argument("--offset-noise", type=float, default=0.0,
                     help="add this times a per-(image, channel) N(0,1) constant to the noise")
+    ap.add_argument("--zero-snr", action="store_true",
+                    help="zero-terminal-SNR betas + v-prediction + trailing DDIM timesteps")
     ap.add_argument("--stop-at", type=int, default=0,
                     help="checkpoint and exit at this step (the lr schedule still uses --steps)")
     ap.add_argument("--bench", type=int, default=0, help="time this many steps and exit")
@@ -133,7 +143,7 @@ def main():
     print(f"{n} training latents, std {lat.std().item():.3f}, prep {time.time() - t_start:.0f} s",
           flush=True)
 
-    noise_sched = DDPMScheduler(**make_scheduler_kwargs())
+    noise_sched = DDPMScheduler(**make_scheduler_kwargs(a.zero_snr))
     alphas_cum = noise_sched.alphas_cumprod
     params = list(bert.parameters()) + list(unet.parameters())
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
@@ -178,7 +188,8 @@ def main():
         xt = ac.sqrt() * x0 + (1 - ac).sqrt() * eps
         ctx = bert(tid)[0]
         pred = unet(xt, t, encoder_hidden_states=ctx).sample
-        loss = F.mse_loss(pred, eps)
+        target = noise_sched.get_velocity(x0, eps, t) if a.zero_snr else eps
+        loss = F.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -211,8 +222,8 @@ def main():
             print(f"stopped at step {step}", flush=True)
             return
         if step % a.save_every == 0 or step == total:
-            save_pipeline(os.path.join(a.scratch, f"pipe_{step}"), vae, ema_bert, tok, ema_unet)
-            save_pipeline(os.path.join(a.scratch, f"pipe_raw_{step}"), vae, bert, tok, unet)
+            save_pipeline(os.path.join(a.scratch, f"pipe_{step}"), vae, ema_bert, tok, ema_unet, a.zero_snr)
+            save_pipeline(os.path.join(a.scratch, f"pipe_raw_{step}"), vae, bert, tok, unet, a.zero_snr)
             print(f"saved pipe_{step} (ema) and pipe_raw_{step}", flush=True)
     print(f"done {step} steps, total wall {(time.time() - t_start) / 60:.1f} min", flush=True)
 

@@ -60,6 +60,8 @@ def main():
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--norm-groups", type=int, default=1)
+    ap.add_argument("--stop-at", type=int, default=0,
+                    help="checkpoint and exit at this step (the lr schedule still uses --steps)")
     ap.add_argument("--bench", type=int, default=0, help="time this many steps and exit")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -106,7 +108,7 @@ def main():
         if step % 20 == 0:
             print(f"step {step} loss {loss.item():.4f} kl {kl.item():.1f} lr {lr:.2e} "
                   f"{(time.time() - t0) / 60:.1f} min", flush=True)
-        if step % a.ckpt_every == 0 or step == a.steps:
+        if step % a.ckpt_every == 0 or step == a.steps or step == a.stop_at:
             vae.eval()
             with torch.no_grad():
                 r = vae.decode(vae.encode(val).latent_dist.mode()).sample
@@ -116,6 +118,9 @@ def main():
             torch.save(dict(model=vae.state_dict(), opt=opt.state_dict(), step=step,
                             rng=torch.get_rng_state()), state_path + ".tmp")
             os.replace(state_path + ".tmp", state_path)
+        if a.stop_at and step >= a.stop_at:
+            print(f"stopped at step {step}", flush=True)
+            return
     finish(vae, a)
 
 
