@@ -20,6 +20,7 @@
 
 CLUSTER_DIR=""
 CLUSTER_PIDS=""
+CLUSTER_WATCHDOG=""
 
 cluster_log() { echo "cluster: $*" >&2; }
 
@@ -141,12 +142,31 @@ EOF
         cluster_stop
         return 1
     fi
+    # If the shell that started the daemons dies without cluster_stop (a
+    # test killed at its timeout), a watchdog stops them.
+    (
+      while kill -0 $$ 2>/dev/null; do sleep 2; done
+      for pid in $CLUSTER_PIDS; do kill -TERM "$pid" 2>/dev/null; done ) </dev/null >/dev/null 2>&1 &
+    CLUSTER_WATCHDOG=$!
     cluster_log "up in $d (slurmctld port $ctld_port, pids $CLUSTER_PIDS)"
 }
 
 # Stop by PID: slurmd, slurmctld, munged (TERM, then KILL after 10 s).
+# Jobs still queued or running are cancelled first.
 cluster_stop() {
     local pid pids="" i
+    if [ -n "$CLUSTER_PIDS" ] && [ -n "${SLURM_CONF:-}" ]; then
+        scancel --quiet --user="$(id -un)" 2>/dev/null
+        for i in $(seq 20); do
+            [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
+            sleep 0.5
+        done
+    fi
+    if [ -n "${CLUSTER_WATCHDOG:-}" ]; then
+        kill "$CLUSTER_WATCHDOG" 2>/dev/null
+        wait "$CLUSTER_WATCHDOG" 2>/dev/null
+        CLUSTER_WATCHDOG=""
+    fi
     for pid in $CLUSTER_PIDS; do pids="$pid $pids"; done
     for pid in $pids; do
         kill -TERM "$pid" 2>/dev/null || continue
