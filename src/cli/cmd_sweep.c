@@ -221,7 +221,6 @@ ldm_status ldm_cmd_sweep(int argc, char **argv)
                             .rng_streams = LDM_SWEEP_RNG_STREAMS, .rng_words = LDM_RNG_STATE_WORDS,
                             .trajectory_every = (int32_t)a.trajectory };
     LDM_CHECK(ldm_runfile_create(MPI_COMM_WORLD, a.output, &rs, items, spec.n_items, a.force, &rf));
-    LDM_CHECK(ldm_runfile_record_slurm(rf));
     if (rank == 0 && !a.quiet)
         fprintf(stderr, "sweep \"%s\": %lld items into %s\n", spec.name, (long long)spec.n_items, a.output);
     ldm_signals_install();
@@ -250,7 +249,6 @@ ldm_status ldm_cmd_resume(int argc, char **argv)
     if (st != LDM_OK || a.help)
         goto cleanup;
     LDM_CHECK(ldm_runfile_open(MPI_COMM_WORLD, a.positional.items[0], 1, &id, &rf));
-    LDM_CHECK(ldm_runfile_record_slurm(rf));
     ldm_signals_install();
     st = ldm_sweep_execute(MPI_COMM_WORLD, rf, p, (int)a.every, !a.quiet);
 cleanup:
