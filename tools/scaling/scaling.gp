@@ -19,11 +19,12 @@ plot for [s in series] tsv every ::1 using 3:(pick(s, 11)) with linespoints pt 7
 
 set title "speedup (weak: scaled)"
 set ylabel "speedup"
-unset logscale y
 plot for [s in series] tsv every ::1 using 3:(pick(s, 13)) with linespoints pt 7 title s, \
      x with lines dt 2 lc rgb "gray" title "ideal"
 
 set title "parallel efficiency"
+set key bottom left
+unset logscale y
 set ylabel "efficiency"
 set yrange [0:1.1]
 plot for [s in series] tsv every ::1 using 3:(pick(s, 14)) with linespoints pt 7 title s, \
