@@ -27,3 +27,6 @@ ldm_cli_test(cli_sweep_shard_negative CODE 1 NEEDLE "got \"-1/4\"" COMMAND sweep
 ldm_cli_test(cli_sweep_shard_trailing CODE 1 NEEDLE "got \"1/4x\"" COMMAND sweep ${LDM_TINY_SWEEP} --shard 1/4x --dry-run)
 ldm_cli_test(cli_sweep_shard_empty CODE 1 NEEDLE "--shard 0/9: shard 0 of 9 is empty: the spec has only 8 items" COMMAND sweep ${LDM_TINY_SWEEP} --shard 0/9 --dry-run)
 ldm_cli_test(cli_resume_shard CODE 1 NEEDLE "resume takes no --shard" COMMAND resume run.h5 --shard 0/2)
+
+# /status/slurm in the run file, at 1-4 ranks (SLURM_* set by the test itself).
+ldm_mpi_test(test_runfile_slurm SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_runfile_slurm.c LIBS ldm_io HDF5::HDF5)
