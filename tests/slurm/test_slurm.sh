@@ -134,9 +134,10 @@ grep -q "^slurm run 1: job $rq_job, restart 0, 1 ranks$" "$WORK/requeue.status" 
 cmp "$WORK/ref/item-00000.png" "$WORK/requeue/item-00000.png" \
     || fail "2: the requeued job's image differs from the uninterrupted run's"
 [ $fails -eq 0 ] || show_log "$WORK/requeue.log"
-echo "$(elapsed) 2: requeued, resumed, image identical to the uninterrupted run's"
+[ $fails -eq 0 ] && echo "$(elapsed) 2: requeued, resumed, image identical to the uninterrupted run's"
 
 # ---- 4: the array and its merge ------------------------------------------------------
+before=$fails
 # sbatch --wait on the merge job (it starts when every array task is done).
 for _ in $(seq 1200); do
     [ -z "$(squeue -h -j "$array_job,$merge_job" -o %i 2>/dev/null)" ] && break
@@ -161,9 +162,10 @@ for g in 0 1 2 3 4 5; do
     f=$(printf '%s/sweep/images/item-%05d.png' "$WORK" "$g")
     [ -f "$f" ] || fail "4: no $f"
 done
-[ $fails -eq 0 ] && echo "$(elapsed) 4: 3-task array + merge: 6 items indexed, images equal to one unsharded sweep's"
+[ $fails -eq "$before" ] && echo "$(elapsed) 4: 3-task array + merge: 6 items indexed, images equal to one unsharded sweep's"
 
 # ---- 5: the scaling study ------------------------------------------------------------
+before=$fails
 if "$LDM" txt2img --help | grep -q 'FILE.csv'; then
     sbatch --wait --ntasks=2 -o "$WORK/scaling.log" \
         --export=ALL,OUT="$WORK/scaling",STRONG="1; 2",WEAK="1; 2",ARGS="--steps 10 --guidance-scale 3" \
@@ -175,7 +177,7 @@ if "$LDM" txt2img --help | grep -q 'FILE.csv'; then
     done
     rows=$(awk -F'\t' 'NR > 1' "$WORK/scaling/scaling.tsv" 2>/dev/null | wc -l)
     [ "$rows" -eq 4 ] || fail "5: scaling.tsv has $rows runs, expected 4"
-    [ $fails -eq 0 ] && echo "$(elapsed) 5: scaling study at 1 and 2 ranks: table of 4 runs"
+    [ $fails -eq "$before" ] && echo "$(elapsed) 5: scaling study at 1 and 2 ranks: table of 4 runs"
 else
     echo "5: NOT RUN: this ldm has no 'txt2img --timings FILE.csv' yet (slurm/scaling.sbatch needs it)"
 fi
