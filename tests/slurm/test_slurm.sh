@@ -80,6 +80,7 @@ read -r _ array_job _ merge_job <"$WORK/submit.out"
 "$LDM" sweep "$WORK/sweep.json" -o "$WORK/sweep-ref.h5" -q >"$WORK/sweep-ref.log" 2>&1 \
     || { cat "$WORK/sweep-ref.log"; fail "reference sweep"; }
 
+before=$fails
 wait "$ref_pid"; rc=$?
 [ $rc -eq 0 ] || { show_log "$WORK/ref.log"; fail "1: the reference job exited $rc"; }
 [ -f "$WORK/ref/item-00000.png" ] || fail "1: no $WORK/ref/item-00000.png"
@@ -87,8 +88,9 @@ ref_job=$(job_of "$WORK/ref.sbatch")
 "$LDM" status "$WORK/ref/image.h5" >"$WORK/ref.status" 2>&1
 grep -q "^slurm run 1: job $ref_job, restart 0, 1 ranks$" "$WORK/ref.status" \
     || { cat "$WORK/ref.status"; fail "1: the run file does not record job $ref_job"; }
-echo "$(elapsed) 1: reference image (srun), job $ref_job"
+[ $fails -eq "$before" ] && echo "$(elapsed) 1: reference image (srun), job $ref_job"
 
+before=$fails
 wait "$batch_pid"; rc=$?
 [ $rc -eq 0 ] || { show_log "$WORK/batch.log"; fail "3: the batch job exited $rc"; }
 for f in item-00000.png item-00001.png; do
@@ -97,9 +99,10 @@ done
 "$LDM" status "$WORK/batch/batch.h5" >"$WORK/batch.status" 2>&1
 grep -q "done 2, partial 0, pending 0" "$WORK/batch.status" && grep -q "^slurm run 1: job [0-9]*, restart 0, 2 ranks$" "$WORK/batch.status" \
     || { cat "$WORK/batch.status"; fail "3: batch not done on 2 ranks"; }
-echo "$(elapsed) 3: small batch on 2 ranks (mpirun)"
+[ $fails -eq "$before" ] && echo "$(elapsed) 3: small batch on 2 ranks (mpirun)"
 
 # ---- 2: warning signal, checkpoint, requeue, resume -------------------------------
+before=$fails
 sbatch --wait --ntasks-per-node=1 -o "$WORK/requeue.log" \
     --export=ALL,OUT="$WORK/requeue",CHECKPOINT_EVERY=3,ARGS="$IMG_ARGS" \
     "$S/txt2img.sbatch" >"$WORK/requeue.sbatch" 2>&1 &
@@ -133,8 +136,8 @@ grep -q "^slurm run 1: job $rq_job, restart 0, 1 ranks$" "$WORK/requeue.status" 
     || { cat "$WORK/requeue.status"; fail "2: the run file does not record restarts 0 and 1 of job $rq_job"; }
 cmp "$WORK/ref/item-00000.png" "$WORK/requeue/item-00000.png" \
     || fail "2: the requeued job's image differs from the uninterrupted run's"
-[ $fails -eq 0 ] || show_log "$WORK/requeue.log"
-[ $fails -eq 0 ] && echo "$(elapsed) 2: requeued, resumed, image identical to the uninterrupted run's"
+[ $fails -eq "$before" ] || show_log "$WORK/requeue.log"
+[ $fails -eq "$before" ] && echo "$(elapsed) 2: requeued, resumed, image identical to the uninterrupted run's"
 
 # ---- 4: the array and its merge ------------------------------------------------------
 before=$fails
