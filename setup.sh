@@ -14,6 +14,9 @@ packages=(
   libdnnl-dev
   libpng-dev libcjson-dev libzip-dev libutf8proc-dev libssl-dev
   clang libclang-rt-14-dev
+  # tests/slurm starts a private one-node Slurm: munge, slurmctld, slurmd and
+  # the client commands (sbatch, srun, scontrol); Debian does not start them.
+  munge slurmctld slurmd slurm-client
 )
 
 if [ -z "${LDM_SKIP_APT:-}" ]; then

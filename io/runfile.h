@@ -194,6 +194,28 @@ ldm_status ldm_runfile_image_write(ldm_runfile *rf, const ldm_runfile_image *ima
 /* COLLECTIVE. Read the images (and timings) of done items (else LDM_EINPUT). */
 ldm_status ldm_runfile_image_read(ldm_runfile *rf, ldm_runfile_image *images, int n);
 
+/* /status/slurm: one row per ldm sweep/resume run made inside a Slurm job,
+ * so a requeued sweep says which jobs worked on it (docs/slurm.md). */
+enum { LDM_RUNFILE_SLURM_ROWS = 64 };
+typedef struct ldm_runfile_slurm_run {
+    int64_t started;       /* Unix seconds, rank 0's clock */
+    int64_t job_id;        /* SLURM_JOB_ID */
+    int64_t array_job_id;  /* SLURM_ARRAY_JOB_ID; 0: not an array job */
+    int64_t array_task_id; /* SLURM_ARRAY_TASK_ID; -1: not an array job */
+    int64_t restart_count; /* SLURM_RESTART_COUNT; 0: the job's first run */
+    int64_t ranks;         /* ranks of the run */
+} ldm_runfile_slurm_run;
+
+/* COLLECTIVE. When rank 0 runs inside a Slurm job (SLURM_JOB_ID is set),
+ * add this run's row to /status/slurm and flush; otherwise, or for a file
+ * made before the table existed, or a read-only handle, do nothing. The
+ * table holds LDM_RUNFILE_SLURM_ROWS rows; when it is full the last row is
+ * overwritten (it always shows the latest run). */
+ldm_status ldm_runfile_record_slurm(ldm_runfile *rf);
+/* Local. The rows recorded so far (read at open, kept by record); *n = 0
+ * when there are none. */
+const ldm_runfile_slurm_run *ldm_runfile_get_slurm(const ldm_runfile *rf, int *n);
+
 /* Test seams (process-wide). Every H5Dwrite, H5Awrite and H5Fflush on a run
  * file, and at creation every H5Fcreate, H5Gcreate and H5Dcreate, is a
  * "write point"; each rank counts its own. ldm_runfile_crash_at(n): the n-th

@@ -150,6 +150,8 @@ static double estimate_bytes(const ldm_runfile *rf, const ldm_runfile_spec *spec
                                 rf_longest(items, n, offsetof(ldm_runfile_item, scheduler)));
     bytes += N * (8 + 8 + 8 + 8 + 4 + 4 + 4 + 12 + 8 + 4 + 8); /* numeric /items */
     bytes += N * (12 + 48 + 8);                                  /* progress, timings, slot_step */
+    bytes += LDM_RUNFILE_SLURM_ROWS * RF_SLURM_COLS * 8.0;       /* /status/slurm */
+    objects += 1;
     bytes += N * 2 * spec->rng_streams * (double)spec->rng_words * 4;
     for (int32_t g = 0; g < rf->n_groups; g++) {
         const rf_group *grp = &rf->groups[g];

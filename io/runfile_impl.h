@@ -69,6 +69,11 @@ struct ldm_runfile {
     int64_t serial;
     int *counts, *displs;       /* [size] allgatherv */
     int *group_counts;          /* [2 * n_groups] local, then max over ranks */
+
+    /* /status/slurm (runfile_slurm.c); absent in files made before it. */
+    int has_slurm;
+    int slurm_rows;
+    ldm_runfile_slurm_run slurm[LDM_RUNFILE_SLURM_ROWS];
 };
 
 /* HDF5's own error printing off for the span of a public call. */
@@ -133,6 +138,14 @@ size_t rf_longest(const ldm_runfile_item *items, int64_t n, size_t field);
 /* The one-writer lock on `fd`: take it (take = 1, fd open for writing) or
  * only look whether another process holds it; LDM_EINPUT when one does. */
 ldm_status rf_lock_probe(const char *path, int fd, int take);
+
+/* /status/slurm: int64 [LDM_RUNFILE_SLURM_ROWS, RF_SLURM_COLS], zeros at
+ * creation (runfile_layout.c); a row is used when its `started` is not 0.
+ * rf_slurm_read (runfile_slurm.c, COLLECTIVE, agreed status): its rows into
+ * the handle at open; a file without it has none. */
+#define RF_SLURM_NAME "/status/slurm"
+enum { RF_SLURM_COLS = 6 };
+ldm_status rf_slurm_read(ldm_runfile *rf);
 
 /* Rows of size groups: group_of/index_in_group/groups from items. */
 ldm_status rf_assign_groups(ldm_runfile *rf, int32_t trajectory_every);

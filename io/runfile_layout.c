@@ -326,6 +326,10 @@ static ldm_status write_status_and_slots(builder *b, const ldm_runfile_spec *spe
     LDM_CHECK(make_dataset(b, "/status/timings", ttype, 1, &dims, &d));
     H5Dclose(d);
     d = -1;
+    hsize_t slurm[2] = { LDM_RUNFILE_SLURM_ROWS, RF_SLURM_COLS };
+    LDM_CHECK(make_dataset(b, RF_SLURM_NAME, H5T_STD_I64LE, 2, slurm, &d));
+    H5Dclose(d);
+    d = -1;
 
     LDM_CHECK(make_group(b, "/checkpoint"));
     hsize_t rng[4] = { dims, 2, (hsize_t)spec->rng_streams, (hsize_t)spec->rng_words };

@@ -377,6 +377,7 @@ ldm_status ldm_runfile_open(MPI_Comm comm, const char *path, int writable,
     LDM_CHECK(rf_agree(rf->comm, rf_handle_alloc_tables(rf)));
     LDM_CHECK(rf_agree(rf->comm, rf_handle_open_datasets(rf)));
     LDM_CHECK(read_progress(rf));
+    LDM_CHECK(rf_slurm_read(rf));
     *out = rf;
     rf = NULL;
 cleanup:

@@ -56,6 +56,17 @@ ldm_status ldm_cmd_status(int argc, char **argv)
             printf("estimated time left: unknown until an item is done (%lld steps left)\n",
                    (long long)steps_left);
         }
+        /* Which Slurm jobs ran it (requeues, array tasks): /status/slurm. */
+        int n_runs = 0;
+        const ldm_runfile_slurm_run *runs = ldm_runfile_get_slurm(rf, &n_runs);
+        for (int r = 0; r < n_runs; r++) {
+            printf("slurm run %d: job %lld", r + 1, (long long)runs[r].job_id);
+            if (runs[r].array_task_id >= 0)
+                printf(" (array %lld_%lld)", (long long)runs[r].array_job_id,
+                       (long long)runs[r].array_task_id);
+            printf(", restart %lld, %lld ranks\n", (long long)runs[r].restart_count,
+                   (long long)runs[r].ranks);
+        }
     }
 cleanup:
     if (rf) {

@@ -85,7 +85,7 @@ static ldm_status make_items(ldm_pipeline *p, const ldm_sweep_spec *s, ldm_runfi
 
 typedef struct sweep_args {
     ldm_string_list positional;
-    const char *output, *model;
+    const char *output, *model, *shard;
     long long every, threads, trajectory;
     int force, dry_run, help, quiet;
 } sweep_args;
@@ -101,6 +101,7 @@ static ldm_status parse_args(const char *cmd, int argc, char **argv, sweep_args 
         { "--model", NULL, LDM_OPT_STRING, &a->model, 0, 0, "DIR", "diffusers model folder (default: $LDM_MODEL or the shipped model)", NULL },
         { "--checkpoint-every", NULL, LDM_OPT_INT, &a->every, 0, 100000, "K", "checkpoint every K steps (default 10; 0: only on a signal)", NULL },
         { "--trajectory", NULL, LDM_OPT_INT, &a->trajectory, 0, 100000, "K", "keep the latents after every K-th step in the run file (sweep; default 0: none)", NULL },
+        { "--shard", NULL, LDM_OPT_STRING, &a->shard, 0, 0, "I/N", "only shard I of N (0 <= I < N): the I-th of N contiguous, near-equal ranges of the spec's items (sweep; for job arrays, docs/slurm.md)", NULL },
         { "--force", NULL, LDM_OPT_FLAG, &a->force, 0, 0, NULL, "overwrite an existing run file (sweep)", NULL },
         { "--threads", NULL, LDM_OPT_INT, &a->threads, 1, 1024, "N", "threads of this rank (default: its share of the cores)", NULL },
         { "--dry-run", NULL, LDM_OPT_FLAG, &a->dry_run, 0, 0, NULL, "validate the spec and print the items, write nothing (sweep)", NULL },
@@ -123,17 +124,41 @@ static ldm_status parse_args(const char *cmd, int argc, char **argv, sweep_args 
                          a->positional.count);
     if (is_sweep && !a->output && !a->dry_run)
         return ldm_error(LDM_EINPUT, "-o RUN.h5 is required");
-    if (!is_sweep && (a->output || a->force || a->dry_run))
-        return ldm_error(LDM_EINPUT, "resume takes no %s", a->output ? "-o" : a->force ? "--force" : "--dry-run");
+    if (!is_sweep && (a->output || a->force || a->dry_run || a->shard))
+        return ldm_error(LDM_EINPUT, "resume takes no %s",
+                         a->output ? "-o" : a->force ? "--force" : a->dry_run ? "--dry-run" : "--shard");
     if (!a->model || !a->model[0])
         return ldm_error(LDM_EINPUT, "no model: pass --model DIR or set LDM_MODEL");
     return LDM_OK;
 }
 
-static void print_items(const ldm_runfile_item *items, int64_t n)
+/* "--shard I/N" → items [I·n/N, (I+1)·n/N) of the spec's n: contiguous,
+ * so shard I's run-file item k is spec item first + k. An empty shard (more
+ * shards than items) is an error rather than an empty run file. */
+static ldm_status shard_range(const char *shard, int64_t n, int64_t *first, int64_t *count)
+{
+    *first = 0;
+    *count = n;
+    if (!shard)
+        return LDM_OK;
+    long long i = -1, k = 0;
+    int used = 0;
+    if (sscanf(shard, "%lld/%lld%n", &i, &k, &used) != 2 || shard[used] != '\0' || k < 1 ||
+        k > LDM_SWEEP_MAX_ITEMS || i < 0 || i >= k)
+        return ldm_error(LDM_EINPUT, "--shard must be I/N with 0 <= I < N <= %d, got \"%s\"",
+                         (int)LDM_SWEEP_MAX_ITEMS, shard);
+    *first = (int64_t)(i * n / k);
+    *count = (int64_t)((i + 1) * n / k) - *first;
+    if (*count == 0)
+        return ldm_error(LDM_EINPUT, "--shard %s: shard %lld of %lld is empty: the spec has only %lld "
+                         "items (use at most %lld shards)", shard, i, k, (long long)n, (long long)n);
+    return LDM_OK;
+}
+
+static void print_items(const ldm_runfile_item *items, int64_t n, int64_t first)
 {
     for (int64_t i = 0; i < n; i++)
-        printf("%lld: seed %llu, guidance %g, %d steps, eta %g, %dx%d, %s: \"%s\"\n", (long long)i,
+        printf("%lld: seed %llu, guidance %g, %d steps, eta %g, %dx%d, %s: \"%s\"\n", (long long)(first + i),
                (unsigned long long)items[i].seed, items[i].guidance_scale, items[i].steps,
                items[i].eta, items[i].width, items[i].height, items[i].scheduler, items[i].prompt);
 }
@@ -166,9 +191,16 @@ ldm_status ldm_cmd_sweep(int argc, char **argv)
     ldm_status st = setup("sweep", argc, argv, &a, &p, &id);
     if (st != LDM_OK || a.help)
         goto cleanup;
+    int64_t first = 0, count = 0;
     st = ldm_sweep_spec_load(a.positional.items[0], &spec);
     if (st == LDM_OK)
+        st = shard_range(a.shard, spec.n_items, &first, &count);
+    if (st == LDM_OK) {
+        /* A shard is a sweep of its own range of items. */
+        memmove(spec.items, spec.items + first, sizeof *spec.items * (size_t)count);
+        spec.n_items = count;
         st = ldm_calloc(sizeof *items * (size_t)spec.n_items, "run-file items", (void **)&items);
+    }
     if (st == LDM_OK)
         st = make_items(p, &spec, items);
     if (st == LDM_OK)
@@ -176,8 +208,12 @@ ldm_status ldm_cmd_sweep(int argc, char **argv)
     LDM_CHECK(ldm_mpi_agree(MPI_COMM_WORLD, st));
     if (a.dry_run) {
         if (rank == 0) {
-            printf("sweep \"%s\": %lld items\n", spec.name, (long long)spec.n_items);
-            print_items(items, spec.n_items);
+            if (a.shard)
+                printf("sweep \"%s\" shard %s: %lld items, %lld to %lld\n", spec.name, a.shard,
+                       (long long)spec.n_items, (long long)first, (long long)(first + spec.n_items - 1));
+            else
+                printf("sweep \"%s\": %lld items\n", spec.name, (long long)spec.n_items);
+            print_items(items, spec.n_items, first);
         }
         goto cleanup;
     }

@@ -235,8 +235,11 @@ ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, in
     worker w = { .item = -1 };
     int rank;
     MPI_Comm_rank(comm, &rank);
-    ldm_status st = ldm_alloc(sizeof(int64_t) * (size_t)(info->count ? info->count : 1), "queue",
-                              (void **)&queue);
+    /* Inside a Slurm job: which job (array task, restart) ran the file. */
+    ldm_status st = ldm_runfile_record_slurm(rf);
+    if (st != LDM_OK)
+        return st;
+    st = ldm_alloc(sizeof(int64_t) * (size_t)(info->count ? info->count : 1), "queue", (void **)&queue);
     LDM_CHECK(ldm_mpi_agree(comm, st));
     for (int64_t i = 0; i < info->count; i++)
         if (ldm_runfile_get_progress(rf, i)->state != LDM_RUNFILE_DONE)

@@ -38,7 +38,8 @@ ldm_status ldm_sweep_item_sizes(ldm_pipeline *p, ldm_runfile_item *it);
 /* COLLECTIVE on comm (the run file's). Run every item not done; checkpoint
  * every `every` steps (0: only on a signal). On SIGTERM/SIGINT/SIGUSR1 on
  * any rank: finish the step, checkpoint, LDM_EINTERRUPTED. `log`: print one
- * line per item on finishing. */
+ * line per item on finishing. Inside a Slurm job the run is first recorded
+ * in /status/slurm (ldm_runfile_record_slurm). */
 ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, int every, int log);
 
 #endif
