@@ -1,0 +1,71 @@
+#include "run_layout.h"
+
+#include <string.h>
+
+#include "mpi/util.h"
+
+static MPI_Comm split_or_null(MPI_Comm c)
+{
+    int n = 1;
+    if (c != MPI_COMM_NULL)
+        MPI_Comm_size(c, &n);
+    return n > 1 ? c : MPI_COMM_NULL;
+}
+
+ldm_status ldm_run_layout_create(const ldm_pipeline *p, const ldm_grid_options *opts,
+                                 int64_t items, int cfg, int height, int width,
+                                 ldm_run_layout *out)
+{
+    ldm_status st = LDM_OK;
+    ldm_pipeline_sizes sizes;
+    ldm_grid_layout layout;
+    ldm_grid_options o = *opts;
+    int world = 1;
+    memset(out, 0, sizeof *out);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    LDM_CHECK(ldm_pipeline_parallel_sizes(p, height, width, &sizes));
+    ldm_grid_model model = { .items = items, .cfg = cfg, .norm_groups = sizes.norm_groups,
+                             .heads = sizes.heads, .text_heads = sizes.text_heads,
+                             .min_rows = sizes.min_rows };
+    /* No split in the models yet: do not choose one (an explicit --grid is
+     * refused by the pipeline, naming the flag). */
+    if (!ldm_pipeline_model_split() && o.pc == 0 && o.ps == 0)
+        o.pc = o.ps = 1;
+    LDM_CHECK(ldm_grid_plan(world, &o, &model, &layout));
+    LDM_CHECK(ldm_grid_create(MPI_COMM_WORLD, &layout, &out->grid));
+    const ldm_grid *g = out->grid;
+    out->parallel = (ldm_txt2img_parallel){
+        .cfg = layout.cfg == 2 ? g->cfg_comm : MPI_COMM_NULL,
+        .channel = split_or_null(g->channel),
+        .spatial = split_or_null(g->spatial),
+    };
+    int group_rank = 0;
+    MPI_Comm_rank(g->group_comm, &group_rank);
+    out->leader = group_rank == 0;
+cleanup:
+    return st;
+}
+
+void ldm_run_layout_entries(const ldm_run_layout *rl, int rank, int64_t count, int64_t *e0,
+                            int64_t *e1)
+{
+    const ldm_grid_layout *l = &rl->grid->layout;
+    int per_group = l->cfg * l->pc * l->ps;
+    *e0 = *e1 = 0;
+    if (rank % per_group != 0)
+        return;
+    ldm_mpi_partition(count, l->groups, rank / per_group, 1, e0, e1);
+}
+
+void ldm_run_layout_print(const ldm_run_layout *rl, FILE *to)
+{
+    const ldm_grid_layout *l = &rl->grid->layout;
+    fprintf(to, "layout: %d rank(s) = %d group(s) x CFG %d x grid %dx%d\n", l->world, l->groups,
+            l->cfg, l->pc, l->ps);
+}
+
+void ldm_run_layout_destroy(ldm_run_layout *rl)
+{
+    ldm_grid_destroy(&rl->grid);
+    memset(rl, 0, sizeof *rl);
+}
