@@ -18,3 +18,13 @@ foreach(entry ${LDM_MPIRUN_MODELS})
                          PROCESSORS ${np} TIMEOUT 600 ENVIRONMENT "OMP_NUM_THREADS=1")
   endforeach()
 endforeach()
+
+# Bad layouts and one-rank failures: exit 1, one message naming the flag/rank.
+foreach(np 1 2 3 4)
+  add_test(NAME mpirun_errors_np${np}
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/mpirun_errors.sh $<TARGET_FILE:ldm>
+                   ${MPIEXEC_EXECUTABLE} ${np} ${LDM_FIXTURES}/tiny-ldm
+                   ${CMAKE_CURRENT_BINARY_DIR}/mpirun-errors-np${np})
+  set_tests_properties(mpirun_errors_np${np} PROPERTIES LABELS "mpi;cli" PROCESSORS ${np}
+                       TIMEOUT 300 ENVIRONMENT "OMP_NUM_THREADS=1")
+endforeach()
