@@ -28,3 +28,13 @@ foreach(np 1 2 3 4)
   set_tests_properties(mpirun_errors_np${np} PROPERTIES LABELS "mpi;cli" PROCESSORS ${np}
                        TIMEOUT 300 ENVIRONMENT "OMP_NUM_THREADS=1")
 endforeach()
+
+# ldm sweep with groups and CFG branches against a 1-process sweep.
+foreach(np 1 2 3 4)
+  add_test(NAME mpirun_sweep_np${np}
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/mpirun_sweep.sh $<TARGET_FILE:ldm>
+                   ${MPIEXEC_EXECUTABLE} ${np} $<TARGET_FILE:mpirun_compare> ${LDM_FIXTURES}/tiny-ldm
+                   ${CMAKE_CURRENT_BINARY_DIR}/mpirun-sweep-np${np})
+  set_tests_properties(mpirun_sweep_np${np} PROPERTIES LABELS "mpi;cli" PROCESSORS ${np}
+                       TIMEOUT 600 ENVIRONMENT "OMP_NUM_THREADS=1")
+endforeach()
