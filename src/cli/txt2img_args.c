@@ -140,6 +140,11 @@ ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
             goto cleanup;
         }
     }
+    if (a->checkpoint && a->timings_csv) {
+        st = ldm_error(LDM_EINPUT, "--timings FILE.csv is not available with --checkpoint "
+                       "(the run file keeps each item's timings)");
+        goto cleanup;
+    }
     if (a->checkpoint && (a->groups_flag || a->grid_flag || a->cfg_parallel)) {
         st = ldm_error(LDM_EINPUT, "--checkpoint runs its one image on one rank per group; "
                        "--groups, --grid and --cfg-parallel are not available with it");

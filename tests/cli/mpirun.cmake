@@ -15,3 +15,5 @@ ldm_cli_test(cli_txt2img_groups_bad CODE 1 NEEDLE "--groups: expected a positive
              COMMAND txt2img --prompt x --groups two)
 ldm_cli_test(cli_sweep_grid_bad CODE 1 NEEDLE "--grid: expected PcxPs"
              COMMAND sweep spec.json -o r.h5 --grid 2by2)
+ldm_cli_test(cli_txt2img_timings_checkpoint CODE 1 NEEDLE "--timings FILE.csv is not available with --checkpoint"
+             COMMAND txt2img --prompt x --checkpoint r.h5 --timings t.csv)
