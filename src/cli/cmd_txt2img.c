@@ -130,17 +130,14 @@ static void print_summary(const ldm_txt2img_timings *tm, int threads)
 
 /* This rank's part of the batch: the pipeline on its group's entries; the
  * group leader's images (and latents) gathered to world rank 0. */
-static ldm_status run_parallel(const ldm_txt2img_args *a, ldm_pipeline *p, ldm_txt2img_request *req,
-                               const ldm_run_layout *rl, int count, int h, int w,
+static ldm_status run_parallel(ldm_pipeline *p, ldm_txt2img_request *req, const ldm_run_layout *rl, int count, int h, int w,
                                uint8_t *images, int want_latents, float *latents,
                                int64_t lat_per, ldm_txt2img_timings *tm)
 {
     ldm_status st = LDM_OK;
     uint8_t *my_images = NULL;
     float *my_latents = NULL;
-    int64_t e0, e1;
     int tty = isatty(STDERR_FILENO);
-    ldm_run_layout_entries(rl, rl->grid->rank, count, &e0, &e1);
     /* Ranks of a group all run; only the leader's result is sent. */
     int64_t g0, g1;
     ldm_mpi_partition(count, rl->grid->layout.groups, rl->grid->group, 1, &g0, &g1);
@@ -242,7 +239,7 @@ ldm_status ldm_cmd_txt2img(int argc, char **argv)
         if (a.save_latents && rank == 0)
             st = ldm_alloc(sizeof(float) * (size_t)(lat_per * count), "latents", (void **)&latents);
         LDM_CHECK(ldm_mpi_agree(MPI_COMM_WORLD, st));
-        LDM_CHECK(run_parallel(&a, p, &req, &rl, count, h, w, images, a.save_latents != NULL,
+        LDM_CHECK(run_parallel(p, &req, &rl, count, h, w, images, a.save_latents != NULL,
                                latents, lat_per, &tm));
     }
     ldm_timer_totals totals;
