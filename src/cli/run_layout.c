@@ -29,9 +29,20 @@ ldm_status ldm_run_layout_create(const ldm_pipeline *p, const ldm_grid_options *
                              .min_rows = sizes.min_rows };
     /* No split in the models yet: do not choose one (an explicit --grid is
      * refused by the pipeline, naming the flag). */
-    if (!ldm_pipeline_model_split() && o.pc == 0 && o.ps == 0)
+    int no_split = !ldm_pipeline_model_split() && o.pc == 0 && o.ps == 0;
+    if (no_split)
         o.pc = o.ps = 1;
-    LDM_CHECK(ldm_grid_plan(world, &o, &model, &layout));
+    st = ldm_grid_plan(world, &o, &model, &layout);
+    if (st != LDM_OK && no_split && o.groups > 0 && strstr(ldm_error_message(), "--grid")) {
+        /* The message would name a --grid 1x1 the user never gave. */
+        ldm_error_clear();
+        st = ldm_error(LDM_EINPUT,
+                       "--groups %d%s: %d ranks do not make %d group(s) of %d rank(s); this build "
+                       "splits a group only into the two CFG branches (no channel/spatial split)",
+                       o.groups, o.cfg_parallel == 1 ? " with --cfg-parallel" : "", world,
+                       o.groups, o.cfg_parallel == 1 ? 2 : 1);
+    }
+    LDM_CHECK(st);
     LDM_CHECK(ldm_grid_create(MPI_COMM_WORLD, &layout, &out->grid));
     const ldm_grid *g = out->grid;
     out->parallel = (ldm_txt2img_parallel){

@@ -29,6 +29,9 @@ expect 1 "--checkpoint runs its one image" --checkpoint r.h5 --cfg-parallel
 if [ "$np" -eq 2 ]; then
     expect 1 "--grid 2x1: the channel/spatial split of the models is not available" --grid 2x1
 fi
+if [ "$np" -eq 4 ]; then
+    expect 1 "--groups 2: 4 ranks do not make 2 group(s) of 1 rank(s)" --groups 2
+fi
 if [ "$np" -eq 3 ]; then
     expect 1 "--grid: Pc = 3 must divide the GroupNorm groups (8)" --grid 3x1
 fi
