@@ -33,14 +33,21 @@ ldm_status ldm_run_layout_create(const ldm_pipeline *p, const ldm_grid_options *
     if (no_split)
         o.pc = o.ps = 1;
     st = ldm_grid_plan(world, &o, &model, &layout);
-    if (st != LDM_OK && no_split && o.groups > 0 && strstr(ldm_error_message(), "--grid")) {
+    if (st != LDM_OK && no_split && strstr(ldm_error_message(), "--grid")) {
         /* The message would name a --grid 1x1 the user never gave. */
         ldm_error_clear();
-        st = ldm_error(LDM_EINPUT,
-                       "--groups %d%s: %d ranks do not make %d group(s) of %d rank(s); this build "
-                       "splits a group only into the two CFG branches (no channel/spatial split)",
-                       o.groups, o.cfg_parallel == 1 ? " with --cfg-parallel" : "", world,
-                       o.groups, o.cfg_parallel == 1 ? 2 : 1);
+        if (o.groups > 0)
+            st = ldm_error(LDM_EINPUT,
+                           "--groups %d%s: %d ranks do not make %d group(s) of %d rank(s); this "
+                           "build splits a group only into the two CFG branches (no "
+                           "channel/spatial split)",
+                           o.groups, o.cfg_parallel == 1 ? " with --cfg-parallel" : "", world,
+                           o.groups, o.cfg_parallel == 1 ? 2 : 1);
+        else
+            st = ldm_error(LDM_EINPUT,
+                           "--cfg-parallel: %d ranks do not pair up into CFG branches (needs an "
+                           "even number; this build has no channel/spatial split)",
+                           world);
     }
     LDM_CHECK(st);
     LDM_CHECK(ldm_grid_create(MPI_COMM_WORLD, &layout, &out->grid));

@@ -33,6 +33,7 @@ if [ "$np" -eq 4 ]; then
     expect 1 "--groups 2: 4 ranks do not make 2 group(s) of 1 rank(s)" --groups 2
 fi
 if [ "$np" -eq 3 ]; then
+    expect 1 "--cfg-parallel: 3 ranks do not pair up into CFG branches" --cfg-parallel --guidance-scale 3
     expect 1 "--grid: Pc = 3 must divide the GroupNorm groups (8)" --grid 3x1
 fi
 # Only world rank 0 writes: its failure is named with its rank (none at 1 rank).
