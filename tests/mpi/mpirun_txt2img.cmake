@@ -38,3 +38,6 @@ foreach(np 1 2 3 4)
   set_tests_properties(mpirun_sweep_np${np} PROPERTIES LABELS "mpi;cli" PROCESSORS ${np}
                        TIMEOUT 600 ENVIRONMENT "OMP_NUM_THREADS=1")
 endforeach()
+
+# core/timers.h and the timer calls in kernels and mpi/.
+ldm_mpi_test(mpirun_timers SOURCES ${CMAKE_CURRENT_LIST_DIR}/mpirun_timers.c LIBS ldm_kernels)
