@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/timers.h"
 #include "mpi/agree.h"
 #include "mpi/util.h"
 
@@ -136,7 +137,7 @@ static void pack_slice(const ldm_channels *p, int r, float *packed, const float 
         memcpy(block + i * cr, full + i * p->c + c0, (size_t)cr * sizeof(float));
 }
 
-ldm_status ldm_channels_allgather(ldm_channels *p, const float *local, float *full)
+static ldm_status allgather_impl(ldm_channels *p, const float *local, float *full)
 {
     if (p->size == 1) {
         memcpy(full, local, (size_t)(p->pixels * p->c) * sizeof(float));
@@ -157,7 +158,7 @@ ldm_status ldm_channels_allgather(ldm_channels *p, const float *local, float *fu
     return LDM_OK;
 }
 
-ldm_status ldm_channels_reduce_scatter(ldm_channels *p, const float *partial, float *local)
+static ldm_status reduce_scatter_impl(ldm_channels *p, const float *partial, float *local)
 {
     if (p->size == 1) {
         memcpy(local, partial, (size_t)(p->pixels * p->c) * sizeof(float));
@@ -168,6 +169,28 @@ ldm_status ldm_channels_reduce_scatter(ldm_channels *p, const float *partial, fl
     return ldm_mpi_check(MPI_Reduce_scatter(p->scratch, local, p->counts, MPI_FLOAT, MPI_SUM,
                                             p->comm),
                          "channel reduce-scatter: MPI_Reduce_scatter");
+}
+
+/* Bytes handed to MPI: this rank's slice (allgather), the whole partial
+ * sum (reduce-scatter). With one rank nothing is sent or counted. */
+ldm_status ldm_channels_allgather(ldm_channels *p, const float *local, float *full)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = allgather_impl(p, local, full);
+    if (p->size > 1)
+        ldm_timer_add(LDM_T_COMM_ALLGATHER, ldm_timer_now() - t0,
+                      (uint64_t)p->counts[p->rank] * sizeof(float));
+    return st;
+}
+
+ldm_status ldm_channels_reduce_scatter(ldm_channels *p, const float *partial, float *local)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = reduce_scatter_impl(p, partial, local);
+    if (p->size > 1)
+        ldm_timer_add(LDM_T_COMM_REDUCE_SCATTER, ldm_timer_now() - t0,
+                      (uint64_t)(p->pixels * p->c) * sizeof(float));
+    return st;
 }
 
 ldm_channels_method ldm_channels_method_of(const ldm_channels *p)

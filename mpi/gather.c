@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/timers.h"
 #include "mpi/agree.h"
 #include "mpi/util.h"
 
@@ -101,10 +102,14 @@ ldm_status ldm_row_gather_run(const ldm_row_gather *g, const float *local, float
         }
         return LDM_OK;
     }
+    const double t0 = ldm_timer_now();
     const void *send = local ? (const void *)local : MPI_IN_PLACE;
-    return ldm_mpi_check(MPI_Allgatherv(send, g->counts[g->rank], g->send_type, all, g->counts,
-                                        g->displs, g->recv_type, g->comm),
-                         "row gather: MPI_Allgatherv");
+    ldm_status st = ldm_mpi_check(MPI_Allgatherv(send, g->counts[g->rank], g->send_type, all,
+                                                 g->counts, g->displs, g->recv_type, g->comm),
+                                  "row gather: MPI_Allgatherv");
+    ldm_timer_add(LDM_T_COMM_ALLGATHER, ldm_timer_now() - t0,
+                  (uint64_t)(g->batch * g->mine * g->row) * sizeof(float));
+    return st;
 }
 
 void ldm_row_gather_destroy(ldm_row_gather **gp)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/timers.h"
 #include "mpi/agree.h"
 #include "mpi/util.h"
 
@@ -102,6 +103,7 @@ ldm_status ldm_halo_exchange_begin(ldm_halo *h, float *buf)
     ldm_status st = LDM_OK;
     if (h->size == 1)
         return LDM_OK;
+    const double t0 = ldm_timer_now();
     const int64_t row = h->desc.w * h->desc.c;
     const int64_t own = h->r1 - h->r0;
     int up = h->rank > 0 ? h->rank - 1 : MPI_PROC_NULL;
@@ -125,6 +127,16 @@ ldm_status ldm_halo_exchange_begin(ldm_halo *h, float *buf)
                                 "halo exchange: MPI_Isend (up)"));
     }
 cleanup:
+    {
+        /* Bytes handed to MPI: our rows towards each neighbour there is. */
+        int above_bytes = 0, below_bytes = 0;
+        if (h->desc.above > 0 && down != MPI_PROC_NULL)
+            MPI_Type_size(h->above_type, &above_bytes);
+        if (h->desc.below > 0 && up != MPI_PROC_NULL)
+            MPI_Type_size(h->below_type, &below_bytes);
+        ldm_timer_add(LDM_T_COMM_HALO, ldm_timer_now() - t0,
+                      (uint64_t)above_bytes + (uint64_t)below_bytes);
+    }
     return st;
 }
 
@@ -132,7 +144,11 @@ ldm_status ldm_halo_exchange_end(ldm_halo *h)
 {
     if (h->size == 1)
         return LDM_OK;
-    return ldm_mpi_check(MPI_Waitall(4, h->req, MPI_STATUSES_IGNORE), "halo exchange: MPI_Waitall");
+    const double t0 = ldm_timer_now();
+    ldm_status st = ldm_mpi_check(MPI_Waitall(4, h->req, MPI_STATUSES_IGNORE),
+                                  "halo exchange: MPI_Waitall");
+    ldm_timer_extend(LDM_T_COMM_HALO, ldm_timer_now() - t0);
+    return st;
 }
 
 ldm_status ldm_halo_exchange(ldm_halo *h, float *buf)

@@ -1,6 +1,8 @@
 /* moments.c — Chan's merge as an MPI reduction (moments.h). */
 #include "moments.h"
 
+#include "core/timers.h"
+
 #include "mpi/util.h"
 
 /* inout ← in ∘ inout, `in` holding the lower ranks (non-commutative op):
@@ -44,8 +46,10 @@ ldm_status ldm_mpi_moments_allreduce(MPI_Comm comm, void *moments, int64_t count
                             "moments allreduce: MPI_Type_contiguous"));
     LDM_CHECK(ldm_mpi_check(MPI_Type_commit(&triple), "moments allreduce: MPI_Type_commit"));
     LDM_CHECK(ldm_mpi_check(MPI_Op_create(merge_op, 0, &op), "moments allreduce: MPI_Op_create"));
-    LDM_CHECK(ldm_mpi_check(MPI_Allreduce(MPI_IN_PLACE, moments, n, triple, op, comm),
-                            "moments allreduce: MPI_Allreduce"));
+    const double t0 = ldm_timer_now();
+    st = ldm_mpi_check(MPI_Allreduce(MPI_IN_PLACE, moments, n, triple, op, comm),
+                       "moments allreduce: MPI_Allreduce");
+    ldm_timer_add(LDM_T_COMM_ALLREDUCE, ldm_timer_now() - t0, (uint64_t)n * 3 * sizeof(double));
 cleanup:
     if (op != MPI_OP_NULL)
         MPI_Op_free(&op);

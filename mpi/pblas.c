@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/timers.h"
 #include "mpi/agree.h"
 #include "mpi/util.h"
 
@@ -178,9 +179,13 @@ ldm_status ldm_pblas_matrix_get(const ldm_pblas_matrix *a, float *full)
         off += counts[p];
     }
     /* ld == local_cols whenever local_cols > 0: the local part is contiguous. */
-    LDM_CHECK(ldm_mpi_check(MPI_Allgatherv(a->data, a->local_rows * a->local_cols, MPI_FLOAT, all,
-                                           counts, displs, MPI_FLOAT, g->comm),
-                            "PBLAS gather: MPI_Allgatherv"));
+    const double t0 = ldm_timer_now();
+    st = ldm_mpi_check(MPI_Allgatherv(a->data, a->local_rows * a->local_cols, MPI_FLOAT, all,
+                                      counts, displs, MPI_FLOAT, g->comm),
+                       "PBLAS gather: MPI_Allgatherv");
+    ldm_timer_add(LDM_T_COMM_ALLGATHER, ldm_timer_now() - t0,
+                  (uint64_t)(a->local_rows * a->local_cols) * sizeof(float));
+    LDM_CHECK(st);
     for (int p = 0; p < size; p++) {
         int prow = p / g->npcol, pcol = p % g->npcol;
         int lc = local_count(a->cols, a->block_cols, prow, g->nprow);
@@ -220,8 +225,12 @@ ldm_status ldm_pblas_linear(ldm_pblas_matrix *y, const ldm_pblas_matrix *x,
     /* Column-major: Yᵀ [n, m] = (Wᵀ)ᵀ [n, k] · Xᵀ [k, m]. */
     int m = (int)x->rows, n = (int)w->rows, k = (int)w->cols, one = 1;
     float alpha = 1.0f, beta = 0.0f;
+    /* psgemm's panel broadcasts are inside the call: all of it counts as
+     * communication ("other"), its bytes are not known here. */
+    const double t0 = ldm_timer_now();
     psgemm_("T", "N", &n, &m, &k, &alpha, w->data, &one, &one, w->desc, x->data, &one, &one,
             x->desc, &beta, y->data, &one, &one, y->desc);
+    ldm_timer_add(LDM_T_COMM_OTHER, ldm_timer_now() - t0, 0);
     if (bias) {
         for (int64_t i = 0; i < y->local_rows; i++)
             for (int64_t j = 0; j < y->local_cols; j++)

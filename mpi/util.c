@@ -3,6 +3,8 @@
 
 #include <limits.h>
 
+#include "core/timers.h"
+
 ldm_status ldm_mpi_count(size_t n, int *out)
 {
     if (n > (size_t)INT_MAX) {
@@ -35,8 +37,11 @@ ldm_status ldm_mpi_allreduce_sum(MPI_Comm comm, float *buf, int64_t count)
     ldm_status st = ldm_mpi_count((size_t)count, &n);
     if (st != LDM_OK)
         return st;
-    return ldm_mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_FLOAT, MPI_SUM, comm),
-                         "allreduce: MPI_Allreduce");
+    const double t0 = ldm_timer_now();
+    st = ldm_mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_FLOAT, MPI_SUM, comm),
+                       "allreduce: MPI_Allreduce");
+    ldm_timer_add(LDM_T_COMM_ALLREDUCE, ldm_timer_now() - t0, (uint64_t)n * sizeof(float));
+    return st;
 }
 
 static int64_t boundary(int64_t total, int parts, int i, int64_t align)

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "commands.h"
+#include "info_grid.h"
+#include "mpi/grid.h"
 #include "io/dtype.h"
 #include "io/model_folder.h"
 #include "io/weights.h"
@@ -85,10 +87,14 @@ static void print_tokenizer(const ldm_component *c)
 
 ldm_status ldm_cmd_info(int argc, char **argv)
 {
-    const char *model = ldm_default_model();
-    int help = 0;
+    const char *model = ldm_default_model(), *grid = NULL;
+    long long height = 0, width = 0;
+    int help = 0, pc = 1, ps = 1;
     const ldm_option opts[] = {
         { "--model", NULL, LDM_OPT_STRING, &model, 0, 0, "DIR", "diffusers model folder (default: $LDM_MODEL or the shipped model)", NULL },
+        { "--grid", NULL, LDM_OPT_STRING, &grid, 0, 0, "PcxPs", "also print what one rank of a Pc x Ps grid holds: weight bytes, activation estimate", NULL },
+        { "--height", NULL, LDM_OPT_INT, &height, 8, 16384, "H", "with --grid: image height (default: the model's)", NULL },
+        { "--width", NULL, LDM_OPT_INT, &width, 8, 16384, "W", "with --grid: image width (default: the model's)", NULL },
         { 0 },
     };
     ldm_status st = ldm_options_parse("info", opts, argc, argv, 2, NULL, &help);
@@ -101,6 +107,11 @@ ldm_status ldm_cmd_info(int argc, char **argv)
                                opts);
         return LDM_OK;
     }
+    if (grid && (st = ldm_grid_parse_shape(grid, &pc, &ps)) != LDM_OK)
+        return st;
+    if (height % 8 != 0 || width % 8 != 0)
+        return ldm_error(LDM_EINPUT, "--%s must be a multiple of 8, got %lld",
+                         height % 8 ? "height" : "width", height % 8 ? height : width);
     ldm_model_folder *mf = NULL;
     ldm_weights *w = NULL;
     LDM_CHECK(ldm_model_folder_open(model, &mf));
@@ -123,6 +134,8 @@ ldm_status ldm_cmd_info(int argc, char **argv)
             break;
         }
     }
+    if (grid)
+        LDM_CHECK(ldm_info_grid(mf, pc, ps, (int)height, (int)width));
 cleanup:
     ldm_weights_close(&w);
     ldm_model_folder_close(&mf);

@@ -14,7 +14,9 @@
 #include "sample/rng.h"
 #include "sample/sweep_spec.h"
 #include "signals.h"
+#include "run_layout.h"
 #include "sweep_run.h"
+#include "txt2img_args.h"
 
 /* "DDIMScheduler" → "ddim": the run file stores the name a request takes. */
 static const char *short_scheduler(const char *cls)
@@ -88,6 +90,9 @@ typedef struct sweep_args {
     const char *output, *model, *shard;
     long long every, threads, trajectory;
     int force, dry_run, help, quiet;
+    const char *groups, *grid;    /* --groups G, --grid PcxPs */
+    int cfg_parallel;             /* --cfg-parallel */
+    ldm_grid_options layout;      /* the three, parsed */
 } sweep_args;
 
 static ldm_status parse_args(const char *cmd, int argc, char **argv, sweep_args *a)
@@ -106,6 +111,9 @@ static ldm_status parse_args(const char *cmd, int argc, char **argv, sweep_args 
         { "--threads", NULL, LDM_OPT_INT, &a->threads, 1, 1024, "N", "threads of this rank (default: its share of the cores)", NULL },
         { "--dry-run", NULL, LDM_OPT_FLAG, &a->dry_run, 0, 0, NULL, "validate the spec and print the items, write nothing (sweep)", NULL },
         { "--quiet", "-q", LDM_OPT_FLAG, &a->quiet, 0, 0, NULL, "no line per finished item", NULL },
+        { "--groups", NULL, LDM_OPT_STRING, &a->groups, 0, 0, "G", "MPI: data-parallel groups sharing the items (default: one per rank when there are enough items)", NULL },
+        { "--grid", NULL, LDM_OPT_STRING, &a->grid, 0, 0, "PcxPs", "MPI: channel x spatial ranks inside a group", NULL },
+        { "--cfg-parallel", NULL, LDM_OPT_FLAG, &a->cfg_parallel, 0, 0, NULL, "MPI: the two guidance passes of an item on separate ranks", NULL },
         { 0 },
     };
     ldm_status st = ldm_options_parse(cmd, opts, argc, argv, 2, &a->positional, &a->help);
@@ -129,7 +137,7 @@ static ldm_status parse_args(const char *cmd, int argc, char **argv, sweep_args 
                          a->output ? "-o" : a->force ? "--force" : a->dry_run ? "--dry-run" : "--shard");
     if (!a->model || !a->model[0])
         return ldm_error(LDM_EINPUT, "no model: pass --model DIR or set LDM_MODEL");
-    return LDM_OK;
+    return ldm_txt2img_grid_flags(a->groups, a->grid, a->cfg_parallel, &a->layout);
 }
 
 /* "--shard I/N" → items [I·n/N, (I+1)·n/N) of the spec's n: contiguous,
@@ -163,6 +171,22 @@ static void print_items(const ldm_runfile_item *items, int64_t n, int64_t first)
                items[i].eta, items[i].width, items[i].height, items[i].scheduler, items[i].prompt);
 }
 
+/* COLLECTIVE. The process layout for the run file's items: guidance on if
+ * any item has it, the smallest item size for the strip limit. */
+static ldm_status make_layout(const sweep_args *a, const ldm_pipeline *p, const ldm_runfile *rf,
+                              ldm_run_layout *rl)
+{
+    const ldm_runfile_info *info = ldm_runfile_get_info(rf);
+    int cfg = 0, min_h = 0;
+    for (int64_t i = 0; i < info->count; i++) {
+        const ldm_runfile_item *it = ldm_runfile_get_item(rf, i);
+        cfg |= it->guidance_scale != 1.0;
+        if (min_h == 0 || it->latent_shape[1] * 8 < min_h)
+            min_h = it->latent_shape[1] * 8;
+    }
+    return ldm_run_layout_create(p, &a->layout, info->count, cfg, min_h, 0, rl);
+}
+
 /* Both commands: arguments, model and identity agreed on every rank. */
 static ldm_status setup(const char *cmd, int argc, char **argv, sweep_args *a, ldm_pipeline **p,
                         ldm_model_identity *id)
@@ -185,6 +209,7 @@ ldm_status ldm_cmd_sweep(int argc, char **argv)
     ldm_sweep_spec spec = { 0 };
     ldm_runfile_item *items = NULL;
     ldm_runfile *rf = NULL;
+    ldm_run_layout rl = { 0 };
     char *cmdline = NULL;
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -223,14 +248,16 @@ ldm_status ldm_cmd_sweep(int argc, char **argv)
     LDM_CHECK(ldm_runfile_create(MPI_COMM_WORLD, a.output, &rs, items, spec.n_items, a.force, &rf));
     if (rank == 0 && !a.quiet)
         fprintf(stderr, "sweep \"%s\": %lld items into %s\n", spec.name, (long long)spec.n_items, a.output);
+    LDM_CHECK(make_layout(&a, p, rf, &rl));
     ldm_signals_install();
-    st = ldm_sweep_execute(MPI_COMM_WORLD, rf, p, (int)a.every, !a.quiet);
+    st = ldm_sweep_execute(MPI_COMM_WORLD, rf, p, &rl, (int)a.every, !a.quiet);
 cleanup:
     if (rf) {
         ldm_status cst = ldm_runfile_close(&rf);
         if (st == LDM_OK)
             st = cst;
     }
+    ldm_run_layout_destroy(&rl);
     ldm_free(cmdline);
     ldm_free(items);
     ldm_sweep_spec_free(&spec);
@@ -245,18 +272,21 @@ ldm_status ldm_cmd_resume(int argc, char **argv)
     ldm_pipeline *p = NULL;
     ldm_model_identity id = { 0 };
     ldm_runfile *rf = NULL;
+    ldm_run_layout rl = { 0 };
     ldm_status st = setup("resume", argc, argv, &a, &p, &id);
     if (st != LDM_OK || a.help)
         goto cleanup;
     LDM_CHECK(ldm_runfile_open(MPI_COMM_WORLD, a.positional.items[0], 1, &id, &rf));
+    LDM_CHECK(make_layout(&a, p, rf, &rl));
     ldm_signals_install();
-    st = ldm_sweep_execute(MPI_COMM_WORLD, rf, p, (int)a.every, !a.quiet);
+    st = ldm_sweep_execute(MPI_COMM_WORLD, rf, p, &rl, (int)a.every, !a.quiet);
 cleanup:
     if (rf) {
         ldm_status cst = ldm_runfile_close(&rf);
         if (st == LDM_OK)
             st = cst;
     }
+    ldm_run_layout_destroy(&rl);
     ldm_model_identity_free(&id);
     ldm_pipeline_close(&p);
     return st;

@@ -8,9 +8,14 @@
 
 #include "commands.h"
 #include "core/alloc.h"
+#include "core/timers.h"
 #include "io/npy.h"
 #include "io/png.h"
+#include "mpi/agree.h"
+#include "mpi/util.h"
+#include "run_layout.h"
 #include "sample/pipeline.h"
+#include "timings_csv.h"
 #include "txt2img_args.h"
 #include "txt2img_checkpointed.h"
 
@@ -80,27 +85,112 @@ static ldm_status write_images(const ldm_txt2img_args *a, const ldm_pipeline *p,
     return LDM_OK;
 }
 
+/* COLLECTIVE on world (every rank calls it, whatever it holds). Each group's leader holds its entries [e0, e1) of
+ * `per` bytes each in `mine`; world rank 0 receives all B in `all`. */
+static ldm_status gather_entries(const ldm_run_layout *rl, const void *mine, void *all,
+                                 int64_t per, int64_t count)
+{
+    ldm_status st = LDM_OK;
+    int size = rl->grid->layout.world, rank = rl->grid->rank;
+    int *counts = NULL, *displs = NULL, total = 0, send = 0;
+    LDM_CHECK(ldm_mpi_count((size_t)(per * count), &total));
+    LDM_CHECK(ldm_alloc(sizeof(int) * (size_t)size, "gather counts", (void **)&counts));
+    LDM_CHECK(ldm_alloc(sizeof(int) * (size_t)size, "gather displacements", (void **)&displs));
+    for (int r = 0; r < size; r++) {
+        int64_t e0, e1;
+        ldm_run_layout_entries(rl, r, count, &e0, &e1);
+        counts[r] = (int)(per * (e1 - e0));
+        displs[r] = (int)(per * e0);
+    }
+    send = counts[rank];
+cleanup:
+    st = ldm_mpi_agree(MPI_COMM_WORLD, st);
+    if (st == LDM_OK) {
+        const double t0 = ldm_timer_now();
+        st = ldm_mpi_check(MPI_Gatherv(mine, send, MPI_BYTE, all, counts, displs, MPI_BYTE, 0,
+                                       MPI_COMM_WORLD),
+                           "txt2img: gathering the images: MPI_Gatherv");
+        ldm_timer_add(LDM_T_COMM_OTHER, ldm_timer_now() - t0, (uint64_t)send);
+    }
+    ldm_free(counts);
+    ldm_free(displs);
+    return st;
+}
+
+static void print_summary(const ldm_txt2img_timings *tm, int threads)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(stderr,
+            "timings: load %.3f s, text encoder %.3f s, UNet %.3f s (%.3f s/step), "
+            "scheduler %.3f s, decoder %.3f s, total %.3f s, peak memory %.1f MB, %d threads\n",
+            tm->load, tm->text_encoder, tm->unet_total, tm->steps ? tm->unet_total / tm->steps : 0.0,
+            tm->scheduler_total, tm->decoder, tm->total, (double)ru.ru_maxrss / 1024.0, threads);
+}
+
+/* This rank's part of the batch: the pipeline on its group's entries; the
+ * group leader's images (and latents) gathered to world rank 0. */
+static ldm_status run_parallel(ldm_pipeline *p, ldm_txt2img_request *req, const ldm_run_layout *rl, int count, int h, int w,
+                               uint8_t *images, int want_latents, float *latents,
+                               int64_t lat_per, ldm_txt2img_timings *tm)
+{
+    ldm_status st = LDM_OK;
+    uint8_t *my_images = NULL;
+    float *my_latents = NULL;
+    int tty = isatty(STDERR_FILENO);
+    /* Ranks of a group all run; only the leader's result is sent. */
+    int64_t g0, g1;
+    ldm_mpi_partition(count, rl->grid->layout.groups, rl->grid->group, 1, &g0, &g1);
+    if (g1 > g0) {
+        size_t img = (size_t)h * (size_t)w * 3;
+        st = ldm_alloc(img * (size_t)(g1 - g0), "group images", (void **)&my_images);
+        if (st == LDM_OK && want_latents)
+            st = ldm_alloc(sizeof(float) * (size_t)(lat_per * (g1 - g0)), "group latents",
+                           (void **)&my_latents);
+        if (st == LDM_OK) {
+            req->entry_begin = g0;
+            req->entry_end = g1;
+            req->parallel = &rl->parallel;
+            ldm_txt2img_output out = { .images = my_images, .final_latents = my_latents };
+            st = ldm_pipeline_txt2img(p, req, rl->grid->rank == 0 ? progress : NULL, &tty, &out);
+            *tm = out.timings;
+        }
+    }
+    /* Everyone agrees before the gathers: a failed group stops all. */
+    LDM_CHECK(ldm_mpi_agree(MPI_COMM_WORLD, st));
+    LDM_CHECK(gather_entries(rl, my_images, images, (int64_t)h * w * 3, count));
+    if (want_latents)
+        LDM_CHECK(gather_entries(rl, my_latents, latents, lat_per * (int64_t)sizeof(float), count));
+cleanup:
+    ldm_free(my_images);
+    ldm_free(my_latents);
+    return st;
+}
+
 ldm_status ldm_cmd_txt2img(int argc, char **argv)
 {
     ldm_txt2img_args a;
     ldm_pipeline *p = NULL;
     ldm_npy lat = { 0 };
+    ldm_run_layout rl = { 0 };
     uint8_t *images = NULL;
+    float *latents = NULL;
     char *cmdline = NULL;
     int rank = 0;
+    ldm_txt2img_timings tm = { 0 };
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     ldm_status st = ldm_txt2img_args_parse(argc, argv, &a);
     if (st != LDM_OK || a.help)
         goto cleanup;
     int threads = ldm_cli_setup_threads(a.threads);
-    LDM_CHECK(ldm_pipeline_open(a.model, &p));
-    if (a.latents) {
+    /* Every rank opens the folder; the same input fails on all of them. */
+    st = ldm_pipeline_open(a.model, &p);
+    if (st == LDM_OK && a.latents) {
         st = ldm_npy_read(a.latents, &lat);
-        if (st != LDM_OK) {
+        if (st != LDM_OK)
             ldm_error_context("--latents: ");
-            goto cleanup;
-        }
     }
+    LDM_CHECK(ldm_mpi_agree(MPI_COMM_WORLD, st));
     ldm_txt2img_request req = {
         .prompts = a.prompts.items,
         .n_prompts = a.prompts.count,
@@ -119,38 +209,70 @@ ldm_status ldm_cmd_txt2img(int argc, char **argv)
     };
     int count, h, w;
     LDM_CHECK(ldm_pipeline_output_shape(p, &req, &count, &h, &w));
+    /* The process layout: flags, model sizes, world size (same on all ranks). */
+    LDM_CHECK(ldm_run_layout_create(p, &a.grid, count, a.guidance_scale != 1.0, (int)a.height,
+                                    (int)a.width, &rl));
     if (a.dry_run) {
-        printf("model %s\n%d image(s) of %dx%d, %lld steps, scheduler %s, guidance %g, eta %g, seed %llu\n",
-               a.model, count, w, h, a.steps, ldm_pipeline_scheduler_name(p, a.scheduler),
-               a.guidance_scale, a.eta, a.seed);
+        if (rank == 0) {
+            printf("model %s\n%d image(s) of %dx%d, %lld steps, scheduler %s, guidance %g, eta %g, seed %llu\n",
+                   a.model, count, w, h, a.steps, ldm_pipeline_scheduler_name(p, a.scheduler),
+                   a.guidance_scale, a.eta, a.seed);
+            ldm_run_layout_print(&rl, stdout);
+        }
         goto cleanup;
     }
-    LDM_CHECK(ldm_alloc((size_t)count * h * w * 3, "images", (void **)&images));
-    int tty = isatty(STDERR_FILENO);
-    ldm_txt2img_output out = { .images = images };
+    int dh, dw;
+    ldm_pipeline_default_size(p, &dh, &dw);
+    int64_t lh = (a.height ? a.height : dh) / 8, lw = (a.width ? a.width : dw) / 8;
+    int64_t lat_per = 0;
+    if (rank == 0)
+        st = ldm_alloc((size_t)count * h * w * 3, "images", (void **)&images);
+    LDM_CHECK(ldm_mpi_agree(MPI_COMM_WORLD, st));
+    ldm_timer_reset();
     if (a.checkpoint) {
         LDM_CHECK(ldm_cli_command_line(argc, argv, &cmdline));
+        if (rank != 0)
+            LDM_CHECK(ldm_alloc((size_t)h * w * 3, "image", (void **)&images));
         LDM_CHECK(ldm_txt2img_checkpointed(&a, p, &req, cmdline, images));
     } else {
-        LDM_CHECK(ldm_pipeline_txt2img(p, &req, rank == 0 ? progress : NULL, &tty, &out));
+        lat_per = ldm_pipeline_latent_channels(p) * lh * lw;
+        if (a.save_latents && rank == 0)
+            st = ldm_alloc(sizeof(float) * (size_t)(lat_per * count), "latents", (void **)&latents);
+        LDM_CHECK(ldm_mpi_agree(MPI_COMM_WORLD, st));
+        LDM_CHECK(run_parallel(p, &req, &rl, count, h, w, images, a.save_latents != NULL,
+                               latents, lat_per, &tm));
     }
-    const ldm_txt2img_timings tm = out.timings;
-    /* Every rank computed the same images (until the model split of issue
-     * #5); rank 0 alone writes them. */
-    if (rank == 0)
-        LDM_CHECK(write_images(&a, p, images, count, h, w));
-    if (a.timings && rank == 0 && !a.checkpoint) {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        fprintf(stderr,
-                "timings: load %.3f s, text encoder %.3f s, UNet %.3f s (%.3f s/step), "
-                "scheduler %.3f s, decoder %.3f s, total %.3f s, peak memory %.1f MB, %d threads\n",
-                tm.load, tm.text_encoder, tm.unet_total, tm.steps ? tm.unet_total / tm.steps : 0.0,
-                tm.scheduler_total, tm.decoder, tm.total, (double)ru.ru_maxrss / 1024.0, threads);
+    ldm_timer_totals totals;
+    ldm_timer_snapshot(&totals);
+    /* World rank 0 writes the images (all of them: gathered from the groups). */
+    if (rank == 0) {
+        st = write_images(&a, p, images, count, h, w);
+        if (st == LDM_OK && a.save_latents) {
+            int64_t shape[4] = { count, ldm_pipeline_latent_channels(p), lh, lw };
+            st = ldm_npy_write_f32(a.save_latents, latents, 4, shape);
+            if (st != LDM_OK)
+                ldm_error_context("--save-latents: ");
+            else
+                fprintf(stderr, "wrote %s\n", a.save_latents);
+        }
+    }
+    LDM_CHECK(ldm_mpi_agree(MPI_COMM_WORLD, st));
+    if (a.timings && rank == 0 && !a.checkpoint)
+        print_summary(&tm, threads);
+    if (a.timings_csv && !a.checkpoint) {
+        const ldm_grid_layout *l = &rl.grid->layout;
+        ldm_timings_run run = { .world = l->world, .groups = l->groups, .cfg = l->cfg,
+                                .pc = l->pc, .ps = l->ps, .height = h, .width = w,
+                                .steps = tm.steps ? tm.steps : (int)a.steps, .batch = count };
+        LDM_CHECK(ldm_timings_csv_write(MPI_COMM_WORLD, a.timings_csv, &run, &tm, &totals));
+        if (rank == 0)
+            fprintf(stderr, "wrote %s\n", a.timings_csv);
     }
 cleanup:
+    ldm_run_layout_destroy(&rl);
     ldm_free(cmdline);
     ldm_free(images);
+    ldm_free(latents);
     ldm_npy_free(&lat);
     ldm_pipeline_close(&p);
     ldm_txt2img_args_free(&a);

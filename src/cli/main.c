@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "core/alloc.h"
 #include "core/log.h"
 #include "core/status.h"
 
@@ -36,6 +37,84 @@ const char *ldm_default_model(void)
     return env && env[0] ? env : LDM_SOURCE_MODEL;
 }
 
+enum { REPORT_CAP = 1024 };
+
+/* "rank N failed (see its message)" is what mpi/agree.h tells the ranks
+ * that did not fail themselves: not worth printing when N's message is. */
+static int is_echo(const char *msg)
+{
+    int r = 0, n = 0;
+    return sscanf(msg, "rank %d failed (see its message)%n", &r, &n) == 1 && msg[n] == '\0';
+}
+
+/* COLLECTIVE on `comm` (a duplicate of the world made before the command,
+ * so it cannot match a collective the command left behind). Rank 0 prints
+ * each distinct error once: without a rank when every rank failed with it
+ * (bad flags: the same on all ranks), else as "rank R: error: …" naming the
+ * lowest rank that had it. Returns the worst status, so every rank exits
+ * with the same code. */
+static ldm_status report(MPI_Comm comm, const char *cmd, ldm_status st)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    char mine[REPORT_CAP] = { 0 };
+    if (st != LDM_OK)
+        snprintf(mine, sizeof mine, "%s", ldm_error_message());
+    char *all = NULL;
+    if (rank == 0 && size > 1 &&
+        ldm_alloc((size_t)size * REPORT_CAP, "error messages", (void **)&all) != LDM_OK)
+        all = NULL;
+    /* [0] the worst status; [1] rank 0 cannot collect: each rank prints. */
+    int mine_flags[2] = { (int)st, rank == 0 && size > 1 && !all }, flags[2];
+    if (MPI_Allreduce(mine_flags, flags, 2, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS) {
+        flags[0] = (int)st;
+        flags[1] = 1;
+    }
+    if (flags[0] == LDM_OK)
+        return LDM_OK;
+    if (size == 1 || flags[1]) {
+        char who[32] = "";
+        if (size > 1)
+            snprintf(who, sizeof who, " rank %d:", rank);
+        if (st != LDM_OK)
+            fprintf(stderr, "ldm%s%s:%s error: %s\n", cmd ? " " : "", cmd ? cmd : "", who, mine);
+        ldm_free(all);
+        return (ldm_status)flags[0];
+    }
+    MPI_Gather(mine, REPORT_CAP, MPI_CHAR, all, REPORT_CAP, MPI_CHAR, 0, comm);
+    if (rank == 0 && all) {
+        int primaries = 0, same = 1;
+        const char *first = NULL;
+        for (int r = 0; r < size; r++) {
+            const char *m = all + (size_t)r * REPORT_CAP;
+            if (!m[0] || is_echo(m))
+                continue;
+            primaries++;
+            if (!first)
+                first = m;
+            else if (strcmp(first, m) != 0)
+                same = 0;
+        }
+        if (primaries == size && same) {
+            fprintf(stderr, "ldm%s%s: error: %s\n", cmd ? " " : "", cmd ? cmd : "", first);
+        } else {
+            for (int r = 0; r < size; r++) {
+                const char *m = all + (size_t)r * REPORT_CAP;
+                int dup = 0;
+                for (int q = 0; q < r && !dup; q++)
+                    dup = strcmp(all + (size_t)q * REPORT_CAP, m) == 0;
+                if (m[0] && !dup && (!is_echo(m) || primaries == 0))
+                    fprintf(stderr, "ldm%s%s: rank %d: error: %s\n", cmd ? " " : "",
+                            cmd ? cmd : "", r, m);
+            }
+        }
+        fflush(stderr);
+    }
+    ldm_free(all);
+    return (ldm_status)flags[0];
+}
+
 static void usage(FILE *to)
 {
     fprintf(to, "usage: ldm <command> [options]\n\n"
@@ -58,6 +137,9 @@ int main(int argc, char **argv)
 
     ldm_status st = LDM_OK;
     const command *c = commands;
+    MPI_Comm errors = MPI_COMM_WORLD;
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &errors) != MPI_SUCCESS)
+        errors = MPI_COMM_WORLD;
     if (argc < 2) {
         if (rank == 0)
             usage(stderr);
@@ -76,16 +158,10 @@ int main(int argc, char **argv)
             st = ldm_error(LDM_EINPUT, "unknown command \"%s\" (see ldm --help)", argv[1]);
         else
             st = c->run(argc, argv);
-        if (st != LDM_OK) {
-            const char *who = c->name ? c->name : "ldm";
-            if (size == 1)
-                fprintf(stderr, "ldm%s%s: error: %s\n", c->name ? " " : "", c->name ? who : "",
-                        ldm_error_message());
-            else
-                fprintf(stderr, "ldm%s%s: rank %d: error: %s\n", c->name ? " " : "",
-                        c->name ? who : "", rank, ldm_error_message());
-        }
+        st = report(errors, c->name, st);
     }
+    if (errors != MPI_COMM_WORLD)
+        MPI_Comm_free(&errors);
     MPI_Finalize();
     return (int)st;
 }

@@ -31,6 +31,7 @@ static ldm_status parse_value(const ldm_option *o, const char *v)
         *(int *)o->dest = 1;
         return LDM_OK;
     case LDM_OPT_STRING:
+    case LDM_OPT_OPTIONAL:
         *(const char **)o->dest = v;
         return LDM_OK;
     case LDM_OPT_STRING_LIST: {
@@ -102,6 +103,9 @@ ldm_status ldm_options_parse(const char *command, const ldm_option *opts, int ar
         if (o->kind == LDM_OPT_FLAG) {
             if (inline_value)
                 return ldm_error(LDM_EINPUT, "%s takes no value", o->name);
+        } else if (o->kind == LDM_OPT_OPTIONAL && !inline_value) {
+            if (i + 1 < argc && argv[i + 1][0] != '-')
+                value = argv[++i];
         } else if (inline_value) {
             value = inline_value;
         } else if (i + 1 < argc) {
@@ -125,8 +129,10 @@ void ldm_options_print_help(const char *command, const char *usage, const char *
     printf("usage: ldm %s %s\n\n%s\n\noptions:\n", command, usage, summary);
     for (const ldm_option *o = opts; o->name; o++) {
         char left[64];
-        snprintf(left, sizeof left, "%s%s%s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "",
-                 o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        int opt = o->kind == LDM_OPT_OPTIONAL && o->metavar;
+        snprintf(left, sizeof left, "%s%s%s%s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "",
+                 o->name, o->metavar ? (opt ? " [" : " ") : "", o->metavar ? o->metavar : "",
+                 opt ? "]" : "");
         printf("  %-28s %s\n", left, o->help);
     }
     printf("  %-28s %s\n", "-h, --help", "show this help");

@@ -16,7 +16,10 @@ typedef enum ldm_option_kind {
     LDM_OPT_STRING_LIST, /* repeatable --name VALUE: appended to a list */
     LDM_OPT_INT,         /* long long within [min, max] */
     LDM_OPT_DOUBLE,      /* double within [min, max] */
-    LDM_OPT_UINT64       /* unsigned 64-bit (seeds) */
+    LDM_OPT_UINT64,      /* unsigned 64-bit (seeds) */
+    LDM_OPT_OPTIONAL     /* --name [VALUE]: a const char *; the next argument is its
+                            value unless it starts with '-' (or --name=VALUE); the
+                            option's `seen` says whether the flag was given at all */
 } ldm_option_kind;
 
 enum { LDM_STRING_LIST_CAP = 256 };

@@ -115,12 +115,22 @@ static void slot_view(const ldm_runfile *rf, worker *w, ldm_runfile_slot *s)
     };
 }
 
-static ldm_status begin_item(ldm_pipeline *p, const ldm_runfile *rf, worker *w, int64_t item)
+/* This rank's place in the layout (rl NULL: a group of one). */
+typedef struct place {
+    int per_group, group, leader;
+    const ldm_txt2img_parallel *parallel; /* NULL: one process */
+    ldm_txt2img_parallel no_cfg;          /* the layout's, without the CFG split */
+} place;
+
+static ldm_status begin_item(ldm_pipeline *p, const ldm_runfile *rf, const place *pl, worker *w,
+                             int64_t item)
 {
     const ldm_runfile_item *it = ldm_runfile_get_item(rf, item);
     const char *prompt;
     ldm_txt2img_request req;
     ldm_sweep_request(it, &prompt, &req);
+    /* An item without guidance has no branches: both run it whole. */
+    req.parallel = pl->parallel && it->guidance_scale == 1.0 ? &pl->no_cfg : pl->parallel;
     w->item = item;
     w->started = MPI_Wtime();
     ldm_status st = ldm_txt2img_begin(p, &req, &w->run);
@@ -140,18 +150,19 @@ cleanup:
     return st;
 }
 
-/* The ranks' idle flags → this rank's next item (-1: none); *active: ranks
- * holding an item after the hand-out. Identical on every rank. */
-static int64_t hand_out(const int *idle, int size, int rank, const int64_t *queue, int64_t nq,
-                        int64_t *next, int *active)
+/* The ranks' idle flags → this rank's group's next item (-1: none);
+ * *active: groups holding an item after the hand-out (a group's flag is its
+ * leader's, the first of its ranks). Identical on every rank. */
+static int64_t hand_out(const int *idle, int size, const place *pl, const int64_t *queue,
+                        int64_t nq, int64_t *next, int *active)
 {
     int64_t mine = -1;
     *active = 0;
-    for (int r = 0; r < size; r++) {
+    for (int r = 0; r < size; r += pl->per_group) {
         if (!idle[r]) {
             (*active)++;
         } else if (*next < nq) {
-            if (r == rank)
+            if (r / pl->per_group == pl->group)
                 mine = queue[*next];
             (*next)++;
             (*active)++;
@@ -169,8 +180,9 @@ static void log_item(const ldm_runfile *rf, const worker *w, int rank)
 }
 
 /* Take the next item if idle; restore it from its checkpoint if partial. */
-static ldm_status take_items(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, worker *w,
-                             const int64_t *queue, int64_t nq, int64_t *next, int *active)
+static ldm_status take_items(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, const place *pl,
+                             worker *w, const int64_t *queue, int64_t nq, int64_t *next,
+                             int *active)
 {
     int rank, size, mine_idle = w->item < 0;
     MPI_Comm_rank(comm, &rank);
@@ -178,10 +190,10 @@ static ldm_status take_items(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, wo
     int idle[size];
     int64_t first = *next;
     MPI_Allgather(&mine_idle, 1, MPI_INT, idle, 1, MPI_INT, comm);
-    int64_t got = hand_out(idle, size, rank, queue, nq, next, active);
+    int64_t got = hand_out(idle, size, pl, queue, nq, next, active);
     ldm_status st = LDM_OK;
     if (got >= 0)
-        st = begin_item(p, rf, w, got);
+        st = begin_item(p, rf, pl, w, got);
     LDM_CHECK(ldm_mpi_agree(comm, st));
     /* Any partial item handed out this round? Known on every rank. */
     int any_partial = 0, mine_partial = 0;
@@ -228,25 +240,35 @@ static ldm_status step_and_finish(worker *w, int *finished)
     return st;
 }
 
-ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, int every, int log)
+ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p,
+                             const ldm_run_layout *rl, int every, int log)
 {
     const ldm_runfile_info *info = ldm_runfile_get_info(rf);
     int64_t *queue = NULL, nq = 0, next = 0;
     worker w = { .item = -1 };
     int rank;
     MPI_Comm_rank(comm, &rank);
+    place pl = { .per_group = 1, .group = rank, .leader = 1 };
+    if (rl) {
+        const ldm_grid_layout *l = &rl->grid->layout;
+        pl = (place){ .per_group = l->cfg * l->pc * l->ps, .group = rl->grid->group,
+                      .leader = rl->leader, .parallel = &rl->parallel,
+                      .no_cfg = rl->parallel };
+        pl.no_cfg.cfg = MPI_COMM_NULL;
+    }
     /* Inside a Slurm job: which job (array task, restart) ran the file. */
     ldm_status st = ldm_runfile_record_slurm(rf);
     if (st != LDM_OK)
         return st;
-    st = ldm_alloc(sizeof(int64_t) * (size_t)(info->count ? info->count : 1), "queue", (void **)&queue);
+    st = ldm_alloc(sizeof(int64_t) * (size_t)(info->count ? info->count : 1), "queue",
+                   (void **)&queue);
     LDM_CHECK(ldm_mpi_agree(comm, st));
     for (int64_t i = 0; i < info->count; i++)
         if (ldm_runfile_get_progress(rf, i)->state != LDM_RUNFILE_DONE)
             queue[nq++] = i;
     for (;;) {
         int active = 0, finished = 0;
-        LDM_CHECK(take_items(comm, rf, p, &w, queue, nq, &next, &active));
+        LDM_CHECK(take_items(comm, rf, p, &pl, &w, queue, nq, &next, &active));
         if (active == 0)
             break;
         ldm_status local = step_and_finish(&w, &finished);
@@ -269,7 +291,7 @@ ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, in
                 slot_view(rf, &w, &slot);
             }
             LDM_CHECK(ldm_mpi_agree(comm, st));
-            LDM_CHECK(ldm_runfile_checkpoint_write(rf, &slot, want_ckpt));
+            LDM_CHECK(ldm_runfile_checkpoint_write(rf, &slot, want_ckpt && pl.leader));
             if (want_ckpt) {
                 w.saved_step = done;
                 w.tm.checkpoint += MPI_Wtime() - t;
@@ -289,7 +311,7 @@ ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, in
                 frame = (ldm_runfile_frame){ .item = w.item, .step = done,
                                              .latents = (float *)lat, .latents_count = count };
             }
-            LDM_CHECK(ldm_runfile_trajectory_write(rf, &frame, want_frame));
+            LDM_CHECK(ldm_runfile_trajectory_write(rf, &frame, want_frame && pl.leader));
             if (want_frame)
                 w.frame_step = done;
         }
@@ -302,9 +324,9 @@ ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, in
                                            .rgb_bytes = (int64_t)it->height * it->width * 3,
                                            .timings = w.tm };
             }
-            LDM_CHECK(ldm_runfile_image_write(rf, &img, finished));
+            LDM_CHECK(ldm_runfile_image_write(rf, &img, finished && pl.leader));
             if (finished) {
-                if (log)
+                if (log && pl.leader)
                     log_item(rf, &w, rank);
                 worker_clear(&w);
             }

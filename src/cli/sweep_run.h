@@ -1,9 +1,12 @@
 /* sweep_run.h — run the unfinished items of an open run file on every rank
  * of a communicator, checkpointing as it goes (ldm sweep, ldm resume).
  *
- * One rank is one data-parallel group. Items are handed out dynamically: at
- * every step all ranks exchange who is idle, and idle ranks take the next
- * unfinished items in index order, lowest rank first. The hand-out is
+ * Items go to data-parallel groups (run_layout.h; without a layout each
+ * rank is a group). They are handed out dynamically: at every step all
+ * ranks exchange who is idle, and idle groups take the next unfinished
+ * items in index order, lowest group first. Every rank of a group runs the
+ * group's item (as a CFG branch and/or a grid tile); the group's leader
+ * alone writes its checkpoints, frames and image. The hand-out is
  * computed identically on every rank from the same exchanged flags, so it
  * needs no server. Because run-file writes are collective, the ranks move in
  * lockstep, one denoising step per round: a rank whose item ends early takes
@@ -22,6 +25,7 @@
 
 #include "core/status.h"
 #include "io/runfile.h"
+#include "run_layout.h"
 #include "sample/pipeline.h"
 
 enum { LDM_SWEEP_RNG_STREAMS = 2, LDM_SWEEP_STATE_HEADER = 32 };
@@ -35,11 +39,14 @@ void ldm_sweep_request(const ldm_runfile_item *it, const char **prompt, ldm_txt2
  * set-up: call once per distinct size/steps/scheduler). */
 ldm_status ldm_sweep_item_sizes(ldm_pipeline *p, ldm_runfile_item *it);
 
-/* COLLECTIVE on comm (the run file's). Run every item not done; checkpoint
+/* COLLECTIVE on comm (the run file's; the world when `rl` is given, whose
+ * groups then share the items; NULL: every rank a group of its own, no
+ * CFG branches). Run every item not done; checkpoint
  * every `every` steps (0: only on a signal). On SIGTERM/SIGINT/SIGUSR1 on
  * any rank: finish the step, checkpoint, LDM_EINTERRUPTED. `log`: print one
  * line per item on finishing. Inside a Slurm job the run is first recorded
  * in /status/slurm (ldm_runfile_record_slurm). */
-ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p, int every, int log);
+ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p,
+                             const ldm_run_layout *rl, int every, int log);
 
 #endif

@@ -9,6 +9,21 @@
 static const char *summary =
     "Generate images from text prompts, exactly as diffusers' LDMTextToImagePipeline does.";
 
+ldm_status ldm_txt2img_grid_flags(const char *groups, const char *grid, int cfg_parallel,
+                                  ldm_grid_options *out)
+{
+    ldm_status st = LDM_OK;
+    ldm_grid_options_init(out);
+    if (groups)
+        LDM_CHECK(ldm_grid_parse_flag(out, "--groups", groups));
+    if (grid)
+        LDM_CHECK(ldm_grid_parse_flag(out, "--grid", grid));
+    if (cfg_parallel)
+        LDM_CHECK(ldm_grid_parse_flag(out, "--cfg-parallel", NULL));
+cleanup:
+    return st;
+}
+
 ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
 {
     ldm_status st = LDM_OK;
@@ -42,7 +57,11 @@ ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
         { "--checkpoint", NULL, LDM_OPT_STRING, &a->checkpoint, 0, 0, "RUN.h5", "checkpoint into a run file; a stopped run continues with ldm resume RUN.h5 (one image)", NULL },
         { "--checkpoint-every", NULL, LDM_OPT_INT, &a->checkpoint_every, 0, 100000, "K", "with --checkpoint: every K steps (default 10; 0: only on a signal)", NULL },
         { "--force", NULL, LDM_OPT_FLAG, &a->force, 0, 0, NULL, "with --checkpoint: overwrite an existing run file", NULL },
-        { "--timings", NULL, LDM_OPT_FLAG, &a->timings, 0, 0, NULL, "print the time of each stage", NULL },
+        { "--timings", NULL, LDM_OPT_OPTIONAL, &a->timings_csv, 0, 0, "FILE.csv", "print the time of each stage; with FILE.csv also write every rank's phases, kernels and MPI calls there", &a->timings },
+        { "--save-latents", NULL, LDM_OPT_STRING, &a->save_latents, 0, 0, "FILE.npy", "also write the final latents [B, C, H/8, W/8] (before 1/scaling_factor)", NULL },
+        { "--groups", NULL, LDM_OPT_STRING, &a->groups_flag, 0, 0, "G", "MPI: data-parallel groups, each making whole images (default: chosen)", NULL },
+        { "--grid", NULL, LDM_OPT_STRING, &a->grid_flag, 0, 0, "PcxPs", "MPI: channel x spatial ranks inside a group (default: chosen)", NULL },
+        { "--cfg-parallel", NULL, LDM_OPT_FLAG, &a->cfg_parallel, 0, 0, NULL, "MPI: the two guidance passes on separate ranks", NULL },
         { "--dry-run", NULL, LDM_OPT_FLAG, &a->dry_run, 0, 0, NULL, "validate and print the plan, generate nothing", NULL },
         { 0 },
     };
@@ -105,6 +124,33 @@ ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *a)
                        "(a batch draws its latents in one call); use ldm sweep for many");
         goto cleanup;
     }
+    if (a->timings_csv) {
+        size_t n = strlen(a->timings_csv);
+        if (n < 5 || strcmp(a->timings_csv + n - 4, ".csv") != 0) {
+            st = ldm_error(LDM_EINPUT, "--timings: expected no value or a FILE.csv, got \"%s\"",
+                           a->timings_csv);
+            goto cleanup;
+        }
+    }
+    if (a->save_latents) {
+        size_t n = strlen(a->save_latents);
+        if (n < 5 || strcmp(a->save_latents + n - 4, ".npy") != 0) {
+            st = ldm_error(LDM_EINPUT, "--save-latents must name a .npy file, got \"%s\"",
+                           a->save_latents);
+            goto cleanup;
+        }
+    }
+    if (a->checkpoint && a->timings_csv) {
+        st = ldm_error(LDM_EINPUT, "--timings FILE.csv is not available with --checkpoint "
+                       "(the run file keeps each item's timings)");
+        goto cleanup;
+    }
+    if (a->checkpoint && (a->groups_flag || a->grid_flag || a->cfg_parallel)) {
+        st = ldm_error(LDM_EINPUT, "--checkpoint runs its one image on one rank per group; "
+                       "--groups, --grid and --cfg-parallel are not available with it");
+        goto cleanup;
+    }
+    LDM_CHECK(ldm_txt2img_grid_flags(a->groups_flag, a->grid_flag, a->cfg_parallel, &a->grid));
     if (!a->model || !a->model[0]) {
         st = ldm_error(LDM_EINPUT, "no model: pass --model DIR or set LDM_MODEL");
         goto cleanup;

@@ -4,6 +4,7 @@
 #define LDM_CLI_TXT2IMG_ARGS_H
 
 #include "core/status.h"
+#include "mpi/grid.h"
 #include "options.h"
 
 typedef struct ldm_txt2img_args {
@@ -25,11 +26,22 @@ typedef struct ldm_txt2img_args {
     const char *checkpoint;       /* --checkpoint RUN.h5: run through a run file */
     long long checkpoint_every;   /* --checkpoint-every K */
     int force;                    /* --force: overwrite the run file */
-    int timings;                  /* --timings */
+    int timings;                  /* --timings [FILE.csv] given */
+    const char *timings_csv;      /* its FILE.csv, or NULL: the human summary only */
+    const char *save_latents;     /* --save-latents FILE.npy: final latents [B, C, h, w] */
+    const char *groups_flag;      /* --groups G (as given; parsed into grid) */
+    const char *grid_flag;        /* --grid PcxPs */
+    int cfg_parallel;             /* --cfg-parallel */
+    ldm_grid_options grid;        /* the three flags above, parsed (mpi/grid.h) */
     int dry_run;                  /* --dry-run */
     int help;
     char *prompt_file_text;       /* owned: contents of --prompt-file */
 } ldm_txt2img_args;
+
+/* The MPI layout flags (NULL / 0 = not given) → grid options; errors name
+ * the flag. Shared by txt2img, sweep and info. */
+ldm_status ldm_txt2img_grid_flags(const char *groups, const char *grid, int cfg_parallel,
+                                  ldm_grid_options *out);
 
 /* Parse and validate; on --help prints the help and sets args->help. */
 ldm_status ldm_txt2img_args_parse(int argc, char **argv, ldm_txt2img_args *args);

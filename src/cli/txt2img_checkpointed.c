@@ -44,7 +44,7 @@ ldm_status ldm_txt2img_checkpointed(const ldm_txt2img_args *a, ldm_pipeline *p,
                               .rng_words = LDM_RNG_STATE_WORDS };
     LDM_CHECK(ldm_runfile_create(MPI_COMM_WORLD, a->checkpoint, &spec, &it, 1, a->force, &rf));
     ldm_signals_install();
-    LDM_CHECK(ldm_sweep_execute(MPI_COMM_WORLD, rf, p, (int)a->checkpoint_every, 0));
+    LDM_CHECK(ldm_sweep_execute(MPI_COMM_WORLD, rf, p, NULL, (int)a->checkpoint_every, 0));
     ldm_runfile_image img = { .item = 0, .rgb = image, .rgb_bytes = (int64_t)h * w * 3 };
     LDM_CHECK(ldm_runfile_image_read(rf, &img, 1));
 cleanup:

@@ -1,5 +1,6 @@
 /* attention.c — tiled attention with an online softmax (see attention.h). */
 #include "kernels/attention.h"
+#include "core/timers.h"
 
 #include <math.h>
 #include <omp.h>
@@ -164,8 +165,8 @@ static ldm_status attend_block(const ldm_attention_desc *d, int64_t lds, float *
     return LDM_OK;
 }
 
-ldm_status ldm_attention(const ldm_attention_desc *desc, float *out, const float *q,
-                         const float *k, const float *v, void *scratch, size_t scratch_bytes)
+static ldm_status attention_impl(const ldm_attention_desc *desc, float *out, const float *q,
+                                 const float *k, const float *v, void *scratch, size_t scratch_bytes)
 {
     ldm_status st = LDM_OK;
     resolved r;
@@ -209,5 +210,15 @@ ldm_status ldm_attention(const ldm_attention_desc *desc, float *out, const float
     if (failed != LDM_OK)
         st = ldm_error(failed, "attention: sgemm failed in a worker thread");
 cleanup:
+    return st;
+}
+
+/* Public entry points: one timer entry per call (core/timers.h). */
+ldm_status ldm_attention(const ldm_attention_desc *desc, float *out, const float *q,
+                         const float *k, const float *v, void *scratch, size_t scratch_bytes)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = attention_impl(desc, out, q, k, v, scratch, scratch_bytes);
+    ldm_timer_add(LDM_T_ATTENTION, ldm_timer_now() - t0, 0);
     return st;
 }

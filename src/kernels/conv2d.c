@@ -1,5 +1,6 @@
 /* conv2d.c — convolution plans on oneDNN primitives (see conv2d.h). */
 #include "kernels/conv2d.h"
+#include "core/timers.h"
 
 #include <string.h>
 
@@ -253,7 +254,7 @@ size_t ldm_conv2d_scratch_bytes(const ldm_conv2d_plan *plan)
     return plan->pad_bytes + plan->src_bytes + plan->dst_bytes;
 }
 
-ldm_status ldm_conv2d_run(ldm_conv2d_plan *p, float *out, const float *in, void *scratch)
+static ldm_status conv2d_run_impl(ldm_conv2d_plan *p, float *out, const float *in, void *scratch)
 {
     ldm_status st = LDM_OK;
     char *s = scratch;
@@ -325,4 +326,13 @@ void ldm_conv2d_plan_destroy(ldm_conv2d_plan **plan)
     ldm_free(p->bias_data);
     ldm_free(p);
     *plan = NULL;
+}
+
+/* Public entry points: one timer entry per call (core/timers.h). */
+ldm_status ldm_conv2d_run(ldm_conv2d_plan *p, float *out, const float *in, void *scratch)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = conv2d_run_impl(p, out, in, scratch);
+    ldm_timer_add(LDM_T_CONV, ldm_timer_now() - t0, 0);
+    return st;
 }

@@ -2,6 +2,7 @@
  * Parallel loops split the range into chunks; each chunk runs a vectorised
  * LDM_CLONES row function. */
 #include "kernels/elementwise.h"
+#include "core/timers.h"
 
 #include "simd.h"
 
@@ -71,40 +72,40 @@ static LDM_CLONES void add_scalar_row(float *x, float v, int64_t len)
         }                                                                 \
     } while (0)
 
-void ldm_silu(float *out, const float *x, int64_t count)
+static void silu_impl(float *out, const float *x, int64_t count)
 {
     FOR_CHUNKS(count, silu_row(out + off, x + off, len));
 }
 
-void ldm_gelu(float *out, const float *x, int64_t count)
+static void gelu_impl(float *out, const float *x, int64_t count)
 {
     FOR_CHUNKS(count, gelu_row(out + off, x + off, len));
 }
 
-void ldm_geglu(float *out, const float *x, int64_t rows, int64_t dim)
+static void geglu_impl(float *out, const float *x, int64_t rows, int64_t dim)
 {
 #pragma omp parallel for schedule(static) if (rows * dim > CHUNK)
     for (int64_t r = 0; r < rows; r++)
         geglu_row(out + r * dim, x + r * 2 * dim, x + r * 2 * dim + dim, dim);
 }
 
-void ldm_add(float *out, const float *a, const float *b, int64_t count)
+static void add_impl(float *out, const float *a, const float *b, int64_t count)
 {
     FOR_CHUNKS(count, add_row(out + off, a + off, b + off, len));
 }
 
-void ldm_add_div(float *out, const float *a, const float *b, float divisor, int64_t count)
+static void add_div_impl(float *out, const float *a, const float *b, float divisor, int64_t count)
 {
     FOR_CHUNKS(count, add_div_row(out + off, a + off, b + off, divisor, len));
 }
 
-void ldm_scale(float *out, const float *x, float s, int64_t count)
+static void scale_impl(float *out, const float *x, float s, int64_t count)
 {
     FOR_CHUNKS(count, scale_row(out + off, x + off, s, len));
 }
 
-void ldm_add_channel_bias(float *x, const float *bias, int64_t n, int64_t c, int64_t hw,
-                          ldm_layout layout)
+static void add_channel_bias_impl(float *x, const float *bias, int64_t n, int64_t c, int64_t hw,
+                                  ldm_layout layout)
 {
     if (layout == LDM_LAYOUT_NCHW) {
 #pragma omp parallel for schedule(static) if (n * c * hw > CHUNK)
@@ -116,4 +117,55 @@ void ldm_add_channel_bias(float *x, const float *bias, int64_t n, int64_t c, int
     for (int64_t b = 0; b < n; b++)
         for (int64_t p = 0; p < hw; p++)
             add_row(x + (b * hw + p) * c, x + (b * hw + p) * c, bias + b * c, c);
+}
+
+/* Public entry points: one timer entry per call (core/timers.h). */
+void ldm_silu(float *out, const float *x, int64_t count)
+{
+    const double t0 = ldm_timer_now();
+    silu_impl(out, x, count);
+    ldm_timer_add(LDM_T_ELEMENTWISE, ldm_timer_now() - t0, 0);
+}
+
+void ldm_gelu(float *out, const float *x, int64_t count)
+{
+    const double t0 = ldm_timer_now();
+    gelu_impl(out, x, count);
+    ldm_timer_add(LDM_T_ELEMENTWISE, ldm_timer_now() - t0, 0);
+}
+
+void ldm_geglu(float *out, const float *x, int64_t rows, int64_t dim)
+{
+    const double t0 = ldm_timer_now();
+    geglu_impl(out, x, rows, dim);
+    ldm_timer_add(LDM_T_ELEMENTWISE, ldm_timer_now() - t0, 0);
+}
+
+void ldm_add(float *out, const float *a, const float *b, int64_t count)
+{
+    const double t0 = ldm_timer_now();
+    add_impl(out, a, b, count);
+    ldm_timer_add(LDM_T_ELEMENTWISE, ldm_timer_now() - t0, 0);
+}
+
+void ldm_add_div(float *out, const float *a, const float *b, float divisor, int64_t count)
+{
+    const double t0 = ldm_timer_now();
+    add_div_impl(out, a, b, divisor, count);
+    ldm_timer_add(LDM_T_ELEMENTWISE, ldm_timer_now() - t0, 0);
+}
+
+void ldm_scale(float *out, const float *x, float s, int64_t count)
+{
+    const double t0 = ldm_timer_now();
+    scale_impl(out, x, s, count);
+    ldm_timer_add(LDM_T_ELEMENTWISE, ldm_timer_now() - t0, 0);
+}
+
+void ldm_add_channel_bias(float *x, const float *bias, int64_t n, int64_t c, int64_t hw,
+                          ldm_layout layout)
+{
+    const double t0 = ldm_timer_now();
+    add_channel_bias_impl(x, bias, n, c, hw, layout);
+    ldm_timer_add(LDM_T_ELEMENTWISE, ldm_timer_now() - t0, 0);
 }

@@ -1,10 +1,11 @@
 #include "kernels/embedding.h"
+#include "core/timers.h"
 
 #include <math.h>
 
-ldm_status ldm_timestep_embedding(float *out, const float *timesteps, int64_t n, int64_t dim,
-                                  int flip_sin_to_cos, double downscale_freq_shift,
-                                  double scale, double max_period)
+static ldm_status timestep_embedding_impl(float *out, const float *timesteps, int64_t n, int64_t dim,
+                                          int flip_sin_to_cos, double downscale_freq_shift,
+                                          double scale, double max_period)
 {
     int64_t half = dim / 2;
     if (n < 1 || dim < 2)
@@ -32,4 +33,15 @@ ldm_status ldm_timestep_embedding(float *out, const float *timesteps, int64_t n,
             row[dim - 1] = 0.0f;
     }
     return LDM_OK;
+}
+
+/* Public entry points: one timer entry per call (core/timers.h). */
+ldm_status ldm_timestep_embedding(float *out, const float *timesteps, int64_t n, int64_t dim,
+                                  int flip_sin_to_cos, double downscale_freq_shift,
+                                  double scale, double max_period)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = timestep_embedding_impl(out, timesteps, n, dim, flip_sin_to_cos, downscale_freq_shift, scale, max_period);
+    ldm_timer_add(LDM_T_OTHER, ldm_timer_now() - t0, 0);
+    return st;
 }

@@ -1,4 +1,5 @@
 #include "kernels/layout.h"
+#include "core/timers.h"
 
 #include <string.h>
 
@@ -18,8 +19,8 @@ static void transpose(float *out, const float *in, int64_t rows, int64_t cols)
         }
 }
 
-void ldm_layout_convert(float *out, ldm_layout out_layout, const float *in,
-                        ldm_layout in_layout, int64_t n, int64_t c, int64_t h, int64_t w)
+static void layout_convert_impl(float *out, ldm_layout out_layout, const float *in,
+                                ldm_layout in_layout, int64_t n, int64_t c, int64_t h, int64_t w)
 {
     int64_t hw = h * w;
     if (out_layout == in_layout) {
@@ -36,8 +37,8 @@ void ldm_layout_convert(float *out, ldm_layout out_layout, const float *in,
     }
 }
 
-void ldm_concat_channels(float *out, const float *a, int64_t ca, const float *b, int64_t cb,
-                         int64_t n, int64_t hw, ldm_layout layout)
+static void concat_channels_impl(float *out, const float *a, int64_t ca, const float *b, int64_t cb,
+                                 int64_t n, int64_t hw, ldm_layout layout)
 {
     int64_t c = ca + cb;
     if (layout == LDM_LAYOUT_NCHW) {   /* per batch entry: a's planes, then b's */
@@ -52,4 +53,21 @@ void ldm_concat_channels(float *out, const float *a, int64_t ca, const float *b,
         memcpy(out + p * c, a + p * ca, (size_t)ca * sizeof *out);
         memcpy(out + p * c + ca, b + p * cb, (size_t)cb * sizeof *out);
     }
+}
+
+/* Public entry points: one timer entry per call (core/timers.h). */
+void ldm_layout_convert(float *out, ldm_layout out_layout, const float *in,
+                        ldm_layout in_layout, int64_t n, int64_t c, int64_t h, int64_t w)
+{
+    const double t0 = ldm_timer_now();
+    layout_convert_impl(out, out_layout, in, in_layout, n, c, h, w);
+    ldm_timer_add(LDM_T_OTHER, ldm_timer_now() - t0, 0);
+}
+
+void ldm_concat_channels(float *out, const float *a, int64_t ca, const float *b, int64_t cb,
+                         int64_t n, int64_t hw, ldm_layout layout)
+{
+    const double t0 = ldm_timer_now();
+    concat_channels_impl(out, a, ca, b, cb, n, hw, layout);
+    ldm_timer_add(LDM_T_OTHER, ldm_timer_now() - t0, 0);
 }

@@ -1,5 +1,6 @@
 /* linear.c — linear plans on oneDNN matmul, and the SGEMM wrapper (see linear.h). */
 #include "kernels/linear.h"
+#include "core/timers.h"
 
 #include <string.h>
 
@@ -130,7 +131,7 @@ size_t ldm_linear_scratch_bytes(const ldm_linear_plan *plan)
     return plan->pad_bytes;
 }
 
-ldm_status ldm_linear_run(ldm_linear_plan *p, float *y, const float *x, void *scratch)
+static ldm_status linear_run_impl(ldm_linear_plan *p, float *y, const float *x, void *scratch)
 {
     ldm_status st = LDM_OK;
     LDM_DNNL("linear set x", dnnl_memory_set_data_handle(p->x, (void *)x));
@@ -179,9 +180,9 @@ void ldm_linear_plan_destroy(ldm_linear_plan **plan)
     *plan = NULL;
 }
 
-ldm_status ldm_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                    float *c, int64_t ldc)
+static ldm_status gemm_impl(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                            const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                            float *c, int64_t ldc)
 {
     /* Row-major: A is stored with rows of length (trans_a ? m : k), etc. */
     int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
@@ -197,4 +198,23 @@ ldm_status ldm_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, f
         return LDM_OK;
     return ldm_dnnl_status(dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha,
                                       a, lda, b, ldb, beta, c, ldc), "sgemm");
+}
+
+/* Public entry points: one timer entry per call (core/timers.h). */
+ldm_status ldm_linear_run(ldm_linear_plan *p, float *y, const float *x, void *scratch)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = linear_run_impl(p, y, x, scratch);
+    ldm_timer_add(LDM_T_LINEAR, ldm_timer_now() - t0, 0);
+    return st;
+}
+
+ldm_status ldm_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                    float *c, int64_t ldc)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = gemm_impl(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    ldm_timer_add(LDM_T_LINEAR, ldm_timer_now() - t0, 0);
+    return st;
 }

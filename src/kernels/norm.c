@@ -4,6 +4,7 @@
  * LDM_CLONES row functions below, so it is vectorised for the CPU at hand
  * (OpenMP's outlined bodies would not be cloned). */
 #include "kernels/norm.h"
+#include "core/timers.h"
 
 #include <math.h>
 #include <string.h>
@@ -128,8 +129,8 @@ static void nhwc_moments(ldm_moments *out, const float *x, int64_t c, int64_t hw
     }
 }
 
-void ldm_group_norm_moments(ldm_moments *out, const float *x, int64_t n, int64_t c, int64_t hw,
-                            int64_t groups, ldm_layout layout)
+static void group_norm_moments_impl(ldm_moments *out, const float *x, int64_t n, int64_t c, int64_t hw,
+                                    int64_t groups, ldm_layout layout)
 {
     int64_t cpg = c / groups;
     if (layout == LDM_LAYOUT_NHWC && cpg <= NHWC_CHUNK) {
@@ -182,9 +183,9 @@ static void channel_affine(float *a, float *b, const ldm_moments *m, const float
     }
 }
 
-void ldm_group_norm_apply(float *out, const float *x, const ldm_moments *moments,
-                          const float *gamma, const float *beta, double eps, int64_t n,
-                          int64_t c, int64_t hw, int64_t groups, ldm_layout layout, int silu)
+static void group_norm_apply_impl(float *out, const float *x, const ldm_moments *moments,
+                                  const float *gamma, const float *beta, double eps, int64_t n,
+                                  int64_t c, int64_t hw, int64_t groups, ldm_layout layout, int silu)
 {
     int64_t cpg = c / groups;
     if (layout == LDM_LAYOUT_NCHW) {
@@ -213,9 +214,9 @@ void ldm_group_norm_apply(float *out, const float *x, const ldm_moments *moments
     }
 }
 
-ldm_status ldm_group_norm(float *out, const float *x, const float *gamma, const float *beta,
-                          int64_t n, int64_t c, int64_t hw, int64_t groups, double eps,
-                          ldm_layout layout, int silu)
+static ldm_status group_norm_impl(float *out, const float *x, const float *gamma, const float *beta,
+                                  int64_t n, int64_t c, int64_t hw, int64_t groups, double eps,
+                                  ldm_layout layout, int silu)
 {
     if (n < 1 || c < 1 || hw < 1 || groups < 1)
         return ldm_error(LDM_EINPUT, "group_norm: sizes must be positive (n=%lld c=%lld "
@@ -236,8 +237,8 @@ ldm_status ldm_group_norm(float *out, const float *x, const float *gamma, const 
     int64_t per = MAX_MOMENTS / groups;   /* batch entries per chunk */
     for (int64_t b0 = 0; b0 < n; b0 += per) {
         int64_t nb = n - b0 < per ? n - b0 : per;
-        ldm_group_norm_moments(m, x + b0 * c * hw, nb, c, hw, groups, layout);
-        ldm_group_norm_apply(out + b0 * c * hw, x + b0 * c * hw, m, gamma, beta, eps, nb, c, hw,
+        group_norm_moments_impl(m, x + b0 * c * hw, nb, c, hw, groups, layout);
+        group_norm_apply_impl(out + b0 * c * hw, x + b0 * c * hw, m, gamma, beta, eps, nb, c, hw,
                              groups, layout, silu);
     }
     return LDM_OK;
@@ -254,8 +255,8 @@ static LDM_CLONES void layer_norm_row(float *out, const float *x, const float *g
     }
 }
 
-ldm_status ldm_layer_norm(float *out, const float *x, const float *gamma, const float *beta,
-                          int64_t rows, int64_t dim, double eps)
+static ldm_status layer_norm_impl(float *out, const float *x, const float *gamma, const float *beta,
+                                  int64_t rows, int64_t dim, double eps)
 {
     if (rows < 1 || dim < 1)
         return ldm_error(LDM_EINPUT, "layer_norm: sizes must be positive (rows=%lld dim=%lld)",
@@ -267,4 +268,41 @@ ldm_status ldm_layer_norm(float *out, const float *x, const float *gamma, const 
         layer_norm_row(out + r * dim, x + r * dim, gamma, beta, (float)m.mean, (float)rstd, dim);
     }
     return LDM_OK;
+}
+
+/* Public entry points: one timer entry per call (core/timers.h). */
+void ldm_group_norm_moments(ldm_moments *out, const float *x, int64_t n, int64_t c, int64_t hw,
+                            int64_t groups, ldm_layout layout)
+{
+    const double t0 = ldm_timer_now();
+    group_norm_moments_impl(out, x, n, c, hw, groups, layout);
+    ldm_timer_add(LDM_T_NORM, ldm_timer_now() - t0, 0);
+}
+
+void ldm_group_norm_apply(float *out, const float *x, const ldm_moments *moments,
+                          const float *gamma, const float *beta, double eps, int64_t n,
+                          int64_t c, int64_t hw, int64_t groups, ldm_layout layout, int silu)
+{
+    const double t0 = ldm_timer_now();
+    group_norm_apply_impl(out, x, moments, gamma, beta, eps, n, c, hw, groups, layout, silu);
+    ldm_timer_add(LDM_T_NORM, ldm_timer_now() - t0, 0);
+}
+
+ldm_status ldm_group_norm(float *out, const float *x, const float *gamma, const float *beta,
+                          int64_t n, int64_t c, int64_t hw, int64_t groups, double eps,
+                          ldm_layout layout, int silu)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = group_norm_impl(out, x, gamma, beta, n, c, hw, groups, eps, layout, silu);
+    ldm_timer_add(LDM_T_NORM, ldm_timer_now() - t0, 0);
+    return st;
+}
+
+ldm_status ldm_layer_norm(float *out, const float *x, const float *gamma, const float *beta,
+                          int64_t rows, int64_t dim, double eps)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = layer_norm_impl(out, x, gamma, beta, rows, dim, eps);
+    ldm_timer_add(LDM_T_NORM, ldm_timer_now() - t0, 0);
+    return st;
 }

@@ -1,9 +1,10 @@
 #include "kernels/resample.h"
+#include "core/timers.h"
 
 #include <string.h>
 
-void ldm_upsample_nearest2x(float *out, const float *in, int64_t n, int64_t c, int64_t h,
-                            int64_t w, ldm_layout layout)
+static void upsample_nearest2x_impl(float *out, const float *in, int64_t n, int64_t c, int64_t h,
+                                    int64_t w, ldm_layout layout)
 {
     int64_t ow = 2 * w;
     if (layout == LDM_LAYOUT_NCHW) {
@@ -29,4 +30,13 @@ void ldm_upsample_nearest2x(float *out, const float *in, int64_t n, int64_t c, i
         }
         memcpy(dst + ow * c, dst, (size_t)(ow * c) * sizeof *dst);
     }
+}
+
+/* Public entry points: one timer entry per call (core/timers.h). */
+void ldm_upsample_nearest2x(float *out, const float *in, int64_t n, int64_t c, int64_t h,
+                            int64_t w, ldm_layout layout)
+{
+    const double t0 = ldm_timer_now();
+    upsample_nearest2x_impl(out, in, n, c, h, w, layout);
+    ldm_timer_add(LDM_T_OTHER, ldm_timer_now() - t0, 0);
 }

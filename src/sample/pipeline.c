@@ -5,6 +5,9 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/timers.h"
+#include "mpi/agree.h"
+#include "mpi/util.h"
 #include "io/model_folder.h"
 #include "io/weights.h"
 #include "models/ldmbert.h"
@@ -73,10 +76,52 @@ void ldm_pipeline_close(ldm_pipeline **pp)
     *pp = NULL;
 }
 
+int64_t ldm_pipeline_latent_channels(const ldm_pipeline *p)
+{
+    return p->unet_in_channels;
+}
+
 void ldm_pipeline_default_size(const ldm_pipeline *p, int *height, int *width)
 {
     /* diffusers: height = unet.config.sample_size * vae_scale_factor */
     *height = *width = (int)(p->unet_sample_size * p->vae_factor);
+}
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+ldm_status ldm_pipeline_parallel_sizes(const ldm_pipeline *p, int height, int width,
+                                       ldm_pipeline_sizes *out)
+{
+    ldm_status st = LDM_OK;
+    long long groups = 0, text_heads = 0, vals[16];
+    int n = 0;
+    (void)width;
+    memset(out, 0, sizeof *out);
+    LDM_CHECK(ldm_config_int(&p->unet->config, "norm_num_groups", 32, &groups));
+    LDM_CHECK(ldm_config_int(&p->bert->config, "encoder_attention_heads", 0, &text_heads));
+    /* diffusers' attention_head_dim is the head count (per level or one). */
+    LDM_CHECK(ldm_config_int_list(&p->unet->config, "attention_head_dim", 1, 0, vals, 16, &n));
+    for (int i = 0; i < n; i++)
+        out->heads = gcd64(out->heads, vals[i] > 0 ? vals[i] : 0);
+    LDM_CHECK(ldm_config_int_list(&p->unet->config, "block_out_channels", 0, 0, vals, 16, &n));
+    int dh, dw;
+    ldm_pipeline_default_size(p, &dh, &dw);
+    int64_t rows = (height ? height : dh) / 8;
+    for (int i = 1; i < n; i++) /* every level but the last halves (ceil) */
+        rows = (rows + 1) / 2;
+    out->norm_groups = groups;
+    out->text_heads = text_heads;
+    out->min_rows = rows;
+cleanup:
+    return st;
 }
 
 ldm_status ldm_pipeline_output_shape(const ldm_pipeline *p, const ldm_txt2img_request *req,
@@ -115,6 +160,22 @@ static ldm_status tokenize(const ldm_tokenizer *t, const char *const *texts, int
     return LDM_OK;
 }
 
+/* ids [e1 − e0, 77] of batch entries e0 .. e1 (entry i is prompt i / repeat). */
+static ldm_status tokenize_entries(const ldm_tokenizer *t, const char *const *prompts, int repeat,
+                                   int64_t e0, int64_t e1, int32_t *ids)
+{
+    for (int64_t e = e0; e < e1; e++) {
+        int used = 0;
+        int64_t prompt = e / repeat;
+        ldm_status st = ldm_tokenizer_encode(t, prompts[prompt], TOKENS, ids + (e - e0) * TOKENS, &used);
+        if (st != LDM_OK) {
+            ldm_error_context("prompt %lld: ", (long long)prompt + 1);
+            return st;
+        }
+    }
+    return LDM_OK;
+}
+
 /* uint8 [B, H, W, 3] from the decoder's [B, 3, H, W]: (x/2+0.5).clamp(0,1)
  * (also kept as float when `f32` is not NULL), then numpy's (x*255).round()
  * (half to even), all in float32 as torch and numpy do. */
@@ -139,7 +200,10 @@ struct ldm_txt2img_run {
     ldm_scheduler *sched;           /* owned */
     ldm_rng rng, noise_rng;         /* latents generator; torch's global (eta noise) */
     int64_t b, b2, lc, lh, lw, lat_n, out_h, out_w;
+    int64_t b_all, e0;              /* the request's B; first entry made here */
     int cfg, step, nts;
+    MPI_Comm cfg_comm;              /* borrowed; MPI_COMM_NULL: both passes here */
+    int branch;                     /* with cfg_comm: 0 unconditional, 1 text */
     const double *ts;               /* borrowed from sched */
     float g, eta;
     float *context;   /* [b2, 77, D]: uncond ‖ cond */
@@ -147,19 +211,21 @@ struct ldm_txt2img_run {
     float *latent_in; /* [b2, C, h, w] */
     float *eps;       /* [b2, C, h, w] */
     float *guided;    /* [b, C, h, w] */
-    float *noise;     /* [b, C, h, w] */
+    float *noise;     /* [b_all, C, h, w]: drawn for the whole batch, sliced */
     float *prev;      /* [b, C, h, w] */
     float *tsteps;    /* [b2] */
 };
 
-/* Token ids of req's prompts (each repeated images_per_prompt times) or of
- * the negative prompt, encoded into dst [b, 77, D]. */
+/* Token ids of the run's entries of req's prompts (each repeated
+ * images_per_prompt times) or of the negative prompt, encoded into
+ * dst [b, 77, D]. */
 static ldm_status encode_text(ldm_txt2img_run *r, ldm_ldmbert *bert, int32_t *ids,
                               const ldm_txt2img_request *req, int negative, float *dst)
 {
     ldm_status st;
     if (!negative) {
-        st = tokenize(r->p->tokenizer, req->prompts, req->n_prompts, req->images_per_prompt, ids);
+        st = tokenize_entries(r->p->tokenizer, req->prompts, req->images_per_prompt, r->e0,
+                              r->e0 + r->b, ids);
     } else {
         const char *neg = req->negative_prompt ? req->negative_prompt : "";
         st = tokenize(r->p->tokenizer, &neg, 1, (int)r->b, ids);
@@ -167,6 +233,45 @@ static ldm_status encode_text(ldm_txt2img_run *r, ldm_ldmbert *bert, int32_t *id
             ldm_error_context("--negative-prompt: ");
     }
     return st == LDM_OK ? ldm_ldmbert_forward(bert, ids, dst) : st;
+}
+
+int ldm_pipeline_model_split(void)
+{
+    return 0;
+}
+
+static int comm_size(MPI_Comm c)
+{
+    int n = 1;
+    if (c != MPI_COMM_NULL)
+        MPI_Comm_size(c, &n);
+    return n;
+}
+
+/* The one place where the pipeline hands the channel/spatial split to the
+ * models (contract 1: an ldm_model_parallel from req->parallel->channel and
+ * ->spatial, passed to the UNet and VAE-decoder opening and to LDMBert).
+ * Not in this build: a split is refused, naming the flag that asked for it. */
+static ldm_status model_parallel(const ldm_txt2img_request *req)
+{
+    if (!req->parallel)
+        return LDM_OK;
+    int pc = comm_size(req->parallel->channel), ps = comm_size(req->parallel->spatial);
+    if (pc * ps > 1)
+        return ldm_error(LDM_EINPUT, "--grid %dx%d: the channel/spatial split of the models is "
+                                     "not available in this build (use --groups and "
+                                     "--cfg-parallel, or --grid 1x1)",
+                         pc, ps);
+    return LDM_OK;
+}
+
+/* One randn draw of [b_all, C, h, w] into r->noise (the whole batch, so
+ * each entry gets the numbers it gets in one process); returns this run's
+ * entries [e0, e0 + b) of it. */
+static const float *draw_entries(ldm_txt2img_run *r, ldm_rng *rng)
+{
+    ldm_rng_randn_f32(rng, r->noise, r->b_all * r->lc * r->lh * r->lw);
+    return r->noise + r->e0 * r->lc * r->lh * r->lw;
 }
 
 ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ldm_txt2img_run **out)
@@ -180,12 +285,34 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
     *out = NULL;
     LDM_CHECK(ldm_calloc(sizeof *r, "txt2img run", (void **)&r));
     r->p = p;
+    r->cfg_comm = MPI_COMM_NULL;
     r->t_start = now();
     r->cfg = req->guidance_scale != 1.0;
     r->g = (float)req->guidance_scale;
     r->eta = (float)req->eta;
-    r->b = (int64_t)req->n_prompts * req->images_per_prompt;
-    r->b2 = r->cfg ? 2 * r->b : r->b;
+    r->b_all = (int64_t)req->n_prompts * req->images_per_prompt;
+    r->e0 = req->entry_begin;
+    r->b = req->entry_end - req->entry_begin;
+    if (req->entry_begin == 0 && req->entry_end == 0)
+        r->b = r->b_all;
+    if (r->e0 < 0 || r->b < 1 || r->e0 + r->b > r->b_all) {
+        st = ldm_error(LDM_EINPUT, "txt2img: batch entries [%lld, %lld) are not within the %lld "
+                       "of the request", (long long)req->entry_begin, (long long)req->entry_end,
+                       (long long)r->b_all);
+        goto cleanup;
+    }
+    r->cfg_comm = MPI_COMM_NULL;
+    if (req->parallel && comm_size(req->parallel->cfg) > 1) {
+        if (comm_size(req->parallel->cfg) != 2 || !r->cfg) {
+            st = ldm_error(LDM_EINPUT, "--cfg-parallel: needs guidance (scale != 1) and two "
+                                       "branches, got %d ranks", comm_size(req->parallel->cfg));
+            goto cleanup;
+        }
+        r->cfg_comm = req->parallel->cfg;
+        MPI_Comm_rank(r->cfg_comm, &r->branch);
+    }
+    LDM_CHECK(model_parallel(req));
+    r->b2 = r->cfg && r->cfg_comm == MPI_COMM_NULL ? 2 * r->b : r->b;
 
     int count, out_h, out_w;
     LDM_CHECK(ldm_pipeline_output_shape(p, req, &count, &out_h, &out_w));
@@ -205,9 +332,10 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
     }
     LDM_CHECK(ldm_scheduler_set_batch(r->sched, r->b));
     ldm_scheduler_timesteps(r->sched, &r->ts, &r->nts);
-    if (req->latents && req->latents_count != r->lat_n) {
+    if (req->latents && req->latents_count != r->b_all * r->lc * r->lh * r->lw) {
         st = ldm_error(LDM_EINPUT, "--latents: expected %lld values ([%lld, %lld, %lld, %lld]), got %lld",
-                       (long long)r->lat_n, (long long)r->b, (long long)r->lc, (long long)r->lh,
+                       (long long)(r->b_all * r->lc * r->lh * r->lw), (long long)r->b_all,
+                       (long long)r->lc, (long long)r->lh,
                        (long long)r->lw, (long long)req->latents_count);
         goto cleanup;
     }
@@ -223,20 +351,28 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
                         (void **)&r->context));
     r->tm.load += now() - t0;
     t0 = now();
-    LDM_CHECK(encode_text(r, bert, ids, req, 0, r->context + (r->cfg ? r->b * TOKENS * d : 0)));
-    if (r->cfg)
-        LDM_CHECK(encode_text(r, bert, ids, req, 1, r->context));
+    if (r->cfg_comm != MPI_COMM_NULL) {
+        /* One branch, one pass: its own half of the context. */
+        LDM_CHECK(encode_text(r, bert, ids, req, r->branch == 0, r->context));
+    } else {
+        LDM_CHECK(encode_text(r, bert, ids, req, 0, r->context + (r->cfg ? r->b * TOKENS * d : 0)));
+        if (r->cfg)
+            LDM_CHECK(encode_text(r, bert, ids, req, 1, r->context));
+    }
     ldm_ldmbert_destroy(&bert);
     r->tm.text_encoder = now() - t0;
 
     /* Buffers of the loop, all allocated before the first step. */
     size_t lat_bytes = sizeof(float) * (size_t)r->lat_n;
     size_t lat2_bytes = lat_bytes * (r->cfg ? 2 : 1);
+    size_t all_bytes = sizeof(float) * (size_t)(r->b_all * r->lc * r->lh * r->lw);
     LDM_CHECK(ldm_alloc(lat_bytes, "latents", (void **)&r->latents));
     LDM_CHECK(ldm_alloc(lat2_bytes, "UNet input", (void **)&r->latent_in));
+    /* With the CFG split: [uncond | text] of b entries each, one from the
+     * partner branch. */
     LDM_CHECK(ldm_alloc(lat2_bytes, "UNet output", (void **)&r->eps));
     LDM_CHECK(ldm_alloc(lat_bytes, "guided noise prediction", (void **)&r->guided));
-    LDM_CHECK(ldm_alloc(lat_bytes, "eta noise", (void **)&r->noise));
+    LDM_CHECK(ldm_alloc(all_bytes, "eta noise", (void **)&r->noise));
     LDM_CHECK(ldm_alloc(lat_bytes, "previous latents", (void **)&r->prev));
     LDM_CHECK(ldm_alloc(sizeof(float) * (size_t)r->b2, "timesteps", (void **)&r->tsteps));
 
@@ -244,9 +380,9 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
     ldm_rng_seed(&r->rng, req->seed);
     ldm_rng_seed(&r->noise_rng, req->noise_seed);
     if (req->latents)
-        memcpy(r->latents, req->latents, lat_bytes);
+        memcpy(r->latents, req->latents + r->e0 * r->lc * r->lh * r->lw, lat_bytes);
     else
-        ldm_rng_randn_f32(&r->rng, r->latents, r->lat_n);
+        memcpy(r->latents, draw_entries(r, &r->rng), lat_bytes);
     /* ldm applies init_noise_sigma (1 for DDIM/PNDM; LMS needs it). */
     float sigma0 = (float)ldm_scheduler_init_noise_sigma(r->sched);
     if (sigma0 != 1.0f)
@@ -258,9 +394,15 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
     LDM_CHECK(ldm_unet_create(&p->unet->config, w, r->b2, r->lh, r->lw, TOKENS, &r->unet));
     ldm_weights_close(&w);
     r->tm.load += now() - t0;
-    *out = r;
-    r = NULL;
 cleanup:
+    /* The two branches fail together (the next step exchanges with the
+     * partner). */
+    if (r && r->cfg_comm != MPI_COMM_NULL)
+        st = ldm_mpi_agree(r->cfg_comm, st);
+    if (st == LDM_OK) {
+        *out = r;
+        r = NULL;
+    }
     ldm_weights_close(&w);
     ldm_ldmbert_destroy(&bert);
     ldm_free(ids);
@@ -284,6 +426,24 @@ const float *ldm_txt2img_latents(const ldm_txt2img_run *r, int64_t *count)
     return r->latents;
 }
 
+/* Send mine [n] to the partner branch, receive theirs [n]: the one exchange
+ * of the CFG split per step (counted as sendrecv). */
+static ldm_status exchange_eps(MPI_Comm comm, int partner, const float *mine, float *theirs,
+                               int64_t n)
+{
+    enum { TAG_EPS = 7401 };
+    int count = 0;
+    ldm_status st = ldm_mpi_count((size_t)n, &count);
+    if (st != LDM_OK)
+        return st;
+    const double t0 = ldm_timer_now();
+    st = ldm_mpi_check(MPI_Sendrecv(mine, count, MPI_FLOAT, partner, TAG_EPS, theirs, count,
+                                    MPI_FLOAT, partner, TAG_EPS, comm, MPI_STATUS_IGNORE),
+                       "CFG exchange: MPI_Sendrecv");
+    ldm_timer_add(LDM_T_COMM_SENDRECV, ldm_timer_now() - t0, (uint64_t)n * sizeof(float));
+    return st;
+}
+
 ldm_status ldm_txt2img_step(ldm_txt2img_run *r)
 {
     ldm_status st = LDM_OK;
@@ -292,12 +452,21 @@ ldm_status ldm_txt2img_step(ldm_txt2img_run *r)
     const double t = r->ts[r->step];
     const int64_t n = r->lat_n;
     LDM_CHECK(ldm_scheduler_scale_model_input(r->sched, r->latents, n, t, r->latent_in));
-    if (r->cfg)
+    if (r->b2 > r->b)
         memcpy(r->latent_in + n, r->latent_in, sizeof(float) * (size_t)n);
     for (int64_t i = 0; i < r->b2; i++)
         r->tsteps[i] = (float)t;
     double t0 = now();
-    LDM_CHECK(ldm_unet_forward(r->unet, r->latent_in, r->tsteps, r->context, r->eps));
+    if (r->cfg_comm == MPI_COMM_NULL) {
+        LDM_CHECK(ldm_unet_forward(r->unet, r->latent_in, r->tsteps, r->context, r->eps));
+    } else {
+        /* Branch 0 computes eps_u into eps[0, n), branch 1 eps_c into
+         * eps[n, 2n); each sends its half and receives the other. */
+        float *mine = r->eps + (r->branch ? n : 0), *theirs = r->eps + (r->branch ? 0 : n);
+        st = ldm_unet_forward(r->unet, r->latent_in, r->tsteps, r->context, mine);
+        LDM_CHECK(ldm_mpi_agree(r->cfg_comm, st));
+        LDM_CHECK(exchange_eps(r->cfg_comm, 1 - r->branch, mine, theirs, n));
+    }
     r->tm.unet_total += now() - t0;
     t0 = now();
     const float *model_out = r->eps;
@@ -310,8 +479,7 @@ ldm_status ldm_txt2img_step(ldm_txt2img_run *r)
     }
     const float *nz = NULL;
     if (ldm_scheduler_needs_noise(r->sched, r->eta)) {
-        ldm_rng_randn_f32(&r->noise_rng, r->noise, n);
-        nz = r->noise;
+        nz = draw_entries(r, &r->noise_rng);
     }
     LDM_CHECK(ldm_scheduler_step(r->sched, model_out, t, r->latents, n, r->eta, nz, r->prev));
     float *tmp = r->latents;
@@ -333,8 +501,10 @@ ldm_status ldm_txt2img_finish(ldm_txt2img_run *r, ldm_txt2img_output *out)
     ldm_unet_destroy(&r->unet); /* its memory is better spent on the decoder */
     if (out->final_latents)
         memcpy(out->final_latents, r->latents, sizeof(float) * (size_t)r->lat_n);
-    /* Decode latents / scaling_factor. */
     double t0 = now();
+    if (r->cfg_comm != MPI_COMM_NULL && r->branch != 0)
+        goto done; /* both branches hold the same latents: branch 0 decodes */
+    /* Decode latents / scaling_factor. */
     LDM_CHECK(ldm_model_folder_open_weights(r->p->folder, "vqvae", &w));
     LDM_CHECK(ldm_vae_create(&r->p->vqvae->config, w, r->b, r->lh, r->lw, LDM_VAE_DECODER, &vae));
     ldm_weights_close(&w);
@@ -347,6 +517,7 @@ ldm_status ldm_txt2img_finish(ldm_txt2img_run *r, ldm_txt2img_output *out)
     LDM_CHECK(ldm_vae_decode(vae, scaled, decoded));
     to_pixels(out->images, out->images_f32, decoded, r->b, r->out_h, r->out_w);
     r->tm.decoder = now() - t0;
+done:
     r->tm.total = now() - r->t_start;
     out->timings = r->tm;
 cleanup:

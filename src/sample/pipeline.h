@@ -24,12 +24,34 @@
 #ifndef LDM_SAMPLE_PIPELINE_H
 #define LDM_SAMPLE_PIPELINE_H
 
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/status.h"
 
 typedef struct ldm_pipeline ldm_pipeline;
+
+/* How one run is spread over MPI ranks (src/cli builds it from mpi/grid.h).
+ * A NULL pointer, or MPI_COMM_NULL / size-1 communicators, is the
+ * single-process pipeline. */
+typedef struct ldm_txt2img_parallel {
+    /* CFG branches on two ranks (rank in it = branch): branch 0 runs the
+     * unconditional UNet pass, branch 1 the text pass, each with the batch
+     * of the request; the two noise predictions meet over it every step, so
+     * both hold the same latents. Only branch 0 decodes (finish on branch 1
+     * leaves out->images alone). Needs guidance ≠ 1. */
+    MPI_Comm cfg;
+    /* The model split of contract 1 (SESSION3.md, src/models/parallel.h):
+     * Pc ranks of one spatial strip, Ps ranks of one channel slice. Until
+     * the models take it, a size above 1 is refused (model_parallel() in
+     * pipeline.c, the one place to wire it). */
+    MPI_Comm channel;
+    MPI_Comm spatial;
+} ldm_txt2img_parallel;
+
+/* 1 when this build's models take the channel/spatial split (Pc·Ps > 1). */
+int ldm_pipeline_model_split(void);
 
 typedef struct ldm_txt2img_request {
     const char *const *prompts;  /* borrowed, n_prompts of them */
@@ -45,6 +67,11 @@ typedef struct ldm_txt2img_request {
     const char *scheduler;       /* "ddim", "pndm", "lms" or NULL = the folder's */
     const float *latents;        /* optional initial latents [B, C, H/8, W/8]; NULL = draw */
     int64_t latents_count;       /* elements in `latents` (checked) */
+    /* Data parallelism: make only batch entries [entry_begin, entry_end)
+     * of the B (0, 0 = all). Latents and DDIM noise are still drawn for all
+     * B entries and sliced, so each entry is the one the whole batch gives. */
+    int64_t entry_begin, entry_end;
+    const ldm_txt2img_parallel *parallel; /* NULL = one process */
 } ldm_txt2img_request;
 
 /* Called after each denoising step (and with step == 0 before the first). */
@@ -65,10 +92,23 @@ typedef struct ldm_txt2img_timings {
 ldm_status ldm_pipeline_open(const char *model_dir, ldm_pipeline **out);
 void ldm_pipeline_close(ldm_pipeline **p);
 
+/* Latent channels (the UNet's in_channels). */
+int64_t ldm_pipeline_latent_channels(const ldm_pipeline *p);
+
 /* The model's default image size (unet sample_size × VAE factor). */
 void ldm_pipeline_default_size(const ldm_pipeline *p, int *height, int *width);
 /* The scheduler class the request will use (for metadata), e.g. "DDIMScheduler". */
 const char *ldm_pipeline_scheduler_name(const ldm_pipeline *p, const char *override_name);
+
+/* The sizes a process layout must respect (mpi/grid.h ldm_grid_model) for
+ * images of height × width (0 = the model's default): UNet GroupNorm groups
+ * and attention heads, text-encoder heads, and the rows of the coarsest
+ * UNet latent, ceil(latent_h / 2^downsamplings). */
+typedef struct ldm_pipeline_sizes {
+    int64_t norm_groups, heads, text_heads, min_rows;
+} ldm_pipeline_sizes;
+ldm_status ldm_pipeline_parallel_sizes(const ldm_pipeline *p, int height, int width,
+                                       ldm_pipeline_sizes *out);
 
 /* Output geometry of a request: number of images and their size. */
 ldm_status ldm_pipeline_output_shape(const ldm_pipeline *p, const ldm_txt2img_request *req,
@@ -79,6 +119,8 @@ typedef struct ldm_txt2img_output {
     uint8_t *images;       /* required: [count, H, W, 3], numpy_to_pil's uint8 */
     float *images_f32;     /* optional: [count, H, W, 3], (x/2+0.5).clamp(0,1) (output_type="np") */
     float *final_latents;  /* optional: [count, C, H/8, W/8], before 1/scaling_factor */
+    /* With an entry range, images and final_latents hold that range only:
+     * [entry_end − entry_begin, …]. */
     ldm_txt2img_timings timings;
 } ldm_txt2img_output;
 
@@ -110,7 +152,7 @@ ldm_status ldm_txt2img_step(ldm_txt2img_run *run);
 ldm_status ldm_txt2img_finish(ldm_txt2img_run *run, ldm_txt2img_output *out);
 void ldm_txt2img_end(ldm_txt2img_run **run);
 
-/* The current latents [B, C, H/8, W/8] (borrowed; valid until the next step). */
+/* The current latents [b, C, H/8, W/8] (b: the request's entries) (borrowed; valid until the next step). */
 const float *ldm_txt2img_latents(const ldm_txt2img_run *run, int64_t *count);
 size_t ldm_txt2img_state_bytes(const ldm_txt2img_run *run);
 ldm_status ldm_txt2img_state_save(const ldm_txt2img_run *run, void *buf, size_t bytes);
