@@ -27,26 +27,35 @@ ldm_status ldm_run_layout_create(const ldm_pipeline *p, const ldm_grid_options *
     ldm_grid_model model = { .items = items, .cfg = cfg, .norm_groups = sizes.norm_groups,
                              .heads = sizes.heads, .text_heads = sizes.text_heads,
                              .min_rows = sizes.min_rows };
-    /* No split in the models yet: do not choose one (an explicit --grid is
-     * refused by the pipeline, naming the flag). */
-    int no_split = !ldm_pipeline_model_split() && o.pc == 0 && o.ps == 0;
-    if (no_split)
+    /* Without --grid, ldm_grid_plan chooses (mpi/grid.h: CFG first, then
+     * the largest spatial split the coarsest latent allows, then the
+     * channel split). When no Pc × Ps grid fits the ranks a group gets
+     * (e.g. 3 ranks and 16 GroupNorm groups), fall back to the 1 × 1 grid:
+     * the extra ranks become groups (idle past the items), as without a
+     * model split. An explicit --grid is never changed. */
+    int chosen = o.pc == 0 && o.ps == 0 && ldm_pipeline_model_split();
+    if (!ldm_pipeline_model_split() && o.pc == 0 && o.ps == 0)
         o.pc = o.ps = 1;
     st = ldm_grid_plan(world, &o, &model, &layout);
-    if (st != LDM_OK && no_split && strstr(ldm_error_message(), "--grid")) {
+    int fallback = st != LDM_OK && chosen;
+    if (fallback) {
+        ldm_error_clear();
+        o.pc = o.ps = 1;
+        st = ldm_grid_plan(world, &o, &model, &layout);
+    }
+    if (st != LDM_OK && (fallback || !chosen) && opts->pc == 0 && strstr(ldm_error_message(), "--grid")) {
         /* The message would name a --grid 1x1 the user never gave. */
         ldm_error_clear();
         if (o.groups > 0)
             st = ldm_error(LDM_EINPUT,
-                           "--groups %d%s: %d ranks do not make %d group(s) of %d rank(s); this "
-                           "build splits a group only into the two CFG branches (no "
-                           "channel/spatial split)",
+                           "--groups %d%s: %d ranks do not make %d group(s) of %d rank(s), "
+                           "and no channel/spatial grid fits the rest (pass --grid)",
                            o.groups, o.cfg_parallel == 1 ? " with --cfg-parallel" : "", world,
                            o.groups, o.cfg_parallel == 1 ? 2 : 1);
         else
             st = ldm_error(LDM_EINPUT,
                            "--cfg-parallel: %d ranks do not pair up into CFG branches (needs an "
-                           "even number; this build has no channel/spatial split)",
+                           "even number, or pass --grid)",
                            world);
     }
     LDM_CHECK(st);

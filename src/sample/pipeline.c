@@ -13,8 +13,10 @@
 #include "models/ldmbert.h"
 #include "models/unet.h"
 #include "models/vae.h"
+#include "sample/pipeline_strips.h"
 #include "sample/rng.h"
 #include "sample/scheduler.h"
+#include "sample/scheduler_impl.h"
 #include "text/tokenizer.h"
 
 enum { TOKENS = 77 };
@@ -214,6 +216,18 @@ struct ldm_txt2img_run {
     float *noise;     /* [b_all, C, h, w]: drawn for the whole batch, sliced */
     float *prev;      /* [b, C, h, w] */
     float *tsteps;    /* [b2] */
+    /* The model split (contract 1): communicators borrowed from the request.
+     * Under a spatial split every [b, C, h, w] buffer above holds this
+     * rank's rows [r0, r1) of each plane (strips: lat_n elements);
+     * `noise` stays whole. */
+    ldm_model_parallel mp;
+    int64_t align;              /* the UNet's latent strip alignment */
+    ldm_strips strips;          /* rows of this rank; gathers over spatial */
+    int64_t lat_all;            /* b · C · h · w: the whole latents of the run */
+    float *whole;               /* [b, C, h, w] gathered (spatial split only) */
+    float *strip_noise;         /* [lat_n] this rank's rows of the drawn noise */
+    unsigned char *sched_local; /* scheduler state of the strips (spatial split) */
+    size_t sched_local_bytes;
 };
 
 /* Token ids of the run's entries of req's prompts (each repeated
@@ -237,7 +251,7 @@ static ldm_status encode_text(ldm_txt2img_run *r, ldm_ldmbert *bert, int32_t *id
 
 int ldm_pipeline_model_split(void)
 {
-    return 0;
+    return 1;
 }
 
 static int comm_size(MPI_Comm c)
@@ -249,20 +263,26 @@ static int comm_size(MPI_Comm c)
 }
 
 /* The one place where the pipeline hands the channel/spatial split to the
- * models (contract 1: an ldm_model_parallel from req->parallel->channel and
- * ->spatial, passed to the UNet and VAE-decoder opening and to LDMBert).
- * Not in this build: a split is refused, naming the flag that asked for it. */
-static ldm_status model_parallel(const ldm_txt2img_request *req)
+ * models (contract 1): an ldm_model_parallel from req->parallel->channel
+ * and ->spatial (size-1 communicators become MPI_COMM_NULL: no split),
+ * passed to LDMBert (channel only), the UNet and the VAE decoder. */
+static ldm_model_parallel model_parallel(const ldm_txt2img_request *req)
 {
-    if (!req->parallel)
-        return LDM_OK;
-    int pc = comm_size(req->parallel->channel), ps = comm_size(req->parallel->spatial);
-    if (pc * ps > 1)
-        return ldm_error(LDM_EINPUT, "--grid %dx%d: the channel/spatial split of the models is "
-                                     "not available in this build (use --groups and "
-                                     "--cfg-parallel, or --grid 1x1)",
-                         pc, ps);
-    return LDM_OK;
+    ldm_model_parallel mp = { .channel = MPI_COMM_NULL, .spatial = MPI_COMM_NULL };
+    if (req->parallel && comm_size(req->parallel->channel) > 1)
+        mp.channel = req->parallel->channel;
+    if (req->parallel && comm_size(req->parallel->spatial) > 1)
+        mp.spatial = req->parallel->spatial;
+    return mp;
+}
+
+/* This rank's rows of whole [b, C, h, w] (the whole itself when unsplit). */
+static const float *strip_of(ldm_txt2img_run *r, const float *whole, float *buf)
+{
+    if (!r->strips.gather)
+        return whole;
+    ldm_strips_cut(&r->strips, whole, buf);
+    return buf;
 }
 
 /* One randn draw of [b_all, C, h, w] into r->noise (the whole batch, so
@@ -311,7 +331,7 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
         r->cfg_comm = req->parallel->cfg;
         MPI_Comm_rank(r->cfg_comm, &r->branch);
     }
-    LDM_CHECK(model_parallel(req));
+    r->mp = model_parallel(req);
     r->b2 = r->cfg && r->cfg_comm == MPI_COMM_NULL ? 2 * r->b : r->b;
 
     int count, out_h, out_w;
@@ -321,7 +341,15 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
     r->lc = p->unet_in_channels;
     r->lh = (req->height ? req->height : out_h / (int)p->vae_factor * 8) / 8;
     r->lw = (req->width ? req->width : out_w / (int)p->vae_factor * 8) / 8;
-    r->lat_n = r->b * r->lc * r->lh * r->lw;
+    r->lat_all = r->b * r->lc * r->lh * r->lw;
+    {
+        ldm_unet_config ucfg;
+        LDM_CHECK(ldm_unet_config_parse(&p->unet->config, &ucfg));
+        r->align = ldm_unet_latent_align(&ucfg);
+    }
+    /* The rank's latent rows (the UNet checks that Ps fits its levels). */
+    LDM_CHECK(ldm_strips_create(r->mp.spatial, r->b * r->lc, r->lh, r->lw, r->align, &r->strips));
+    r->lat_n = ldm_strips_local_count(&r->strips);
 
     /* Scheduler first: a bad --scheduler or step count fails before any load. */
     LDM_CHECK(ldm_scheduler_from_config(&p->scheduler->config, req->scheduler, &r->sched));
@@ -332,6 +360,13 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
     }
     LDM_CHECK(ldm_scheduler_set_batch(r->sched, r->b));
     ldm_scheduler_timesteps(r->sched, &r->ts, &r->nts);
+    if (r->strips.gather && r->sched->p.thresholding) {
+        st = ldm_error(LDM_EINPUT, "--grid %dx%d: DDIM thresholding takes quantiles over whole "
+                       "latents, which a spatial split (Ps > 1) does not hold (%s); use --grid "
+                       "with Ps = 1", ldm_model_parallel_channel_size(&r->mp),
+                       ldm_model_parallel_spatial_size(&r->mp), p->scheduler->config_path);
+        goto cleanup;
+    }
     if (req->latents && req->latents_count != r->b_all * r->lc * r->lh * r->lw) {
         st = ldm_error(LDM_EINPUT, "--latents: expected %lld values ([%lld, %lld, %lld, %lld]), got %lld",
                        (long long)(r->b_all * r->lc * r->lh * r->lw), (long long)r->b_all,
@@ -343,7 +378,11 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
     /* Text encoder: cond (and uncond) embeddings, context = uncond ‖ cond. */
     t0 = now();
     LDM_CHECK(ldm_model_folder_open_weights(p->folder, "bert", &w));
-    LDM_CHECK(ldm_ldmbert_create(&p->bert->config, w, r->b, TOKENS, &bert));
+    {
+        /* The text encoder splits over `channel` only (heads and FFN columns). */
+        ldm_ldmbert_options bo = { .parallel = &r->mp };
+        LDM_CHECK(ldm_ldmbert_create_opts(&p->bert->config, w, r->b, TOKENS, &bo, &bert));
+    }
     ldm_weights_close(&w);
     const int64_t d = ldm_ldmbert_d_model(bert);
     LDM_CHECK(ldm_alloc(sizeof(int32_t) * (size_t)(r->b * TOKENS), "token ids", (void **)&ids));
@@ -375,14 +414,23 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
     LDM_CHECK(ldm_alloc(all_bytes, "eta noise", (void **)&r->noise));
     LDM_CHECK(ldm_alloc(lat_bytes, "previous latents", (void **)&r->prev));
     LDM_CHECK(ldm_alloc(sizeof(float) * (size_t)r->b2, "timesteps", (void **)&r->tsteps));
+    if (r->strips.gather) {
+        LDM_CHECK(ldm_alloc(lat_bytes, "eta noise strip", (void **)&r->strip_noise));
+        LDM_CHECK(ldm_alloc(sizeof(float) * (size_t)r->lat_all, "whole latents",
+                            (void **)&r->whole));
+        LDM_CHECK(ldm_scheduler_state_bytes(r->sched, r->lat_n, &r->sched_local_bytes));
+        LDM_CHECK(ldm_alloc(r->sched_local_bytes, "scheduler state of the strips",
+                            (void **)&r->sched_local));
+    }
 
-    /* Initial latents: one randn call of shape [b, C, h, w], as diffusers. */
+    /* Initial latents: one randn call of shape [b, C, h, w], as diffusers
+     * (drawn whole on every rank, so a split run starts where one process
+     * does; each rank keeps its rows). */
     ldm_rng_seed(&r->rng, req->seed);
     ldm_rng_seed(&r->noise_rng, req->noise_seed);
-    if (req->latents)
-        memcpy(r->latents, req->latents + r->e0 * r->lc * r->lh * r->lw, lat_bytes);
-    else
-        memcpy(r->latents, draw_entries(r, &r->rng), lat_bytes);
+    const float *init = req->latents ? req->latents + r->e0 * r->lc * r->lh * r->lw
+                                     : draw_entries(r, &r->rng);
+    ldm_strips_cut(&r->strips, init, r->latents);
     /* ldm applies init_noise_sigma (1 for DDIM/PNDM; LMS needs it). */
     float sigma0 = (float)ldm_scheduler_init_noise_sigma(r->sched);
     if (sigma0 != 1.0f)
@@ -391,8 +439,19 @@ ldm_status ldm_txt2img_begin(ldm_pipeline *p, const ldm_txt2img_request *req, ld
 
     t0 = now();
     LDM_CHECK(ldm_model_folder_open_weights(p->folder, "unet", &w));
-    LDM_CHECK(ldm_unet_create(&p->unet->config, w, r->b2, r->lh, r->lw, TOKENS, &r->unet));
+    LDM_CHECK(ldm_unet_create_parallel(&p->unet->config, w, r->b2, r->lh, r->lw, TOKENS, &r->mp,
+                                       &r->unet));
     ldm_weights_close(&w);
+    {
+        int64_t u0, u1;
+        ldm_unet_get_rows(r->unet, &u0, &u1);
+        if (u0 != r->strips.r0 || u1 != r->strips.r1) {
+            st = ldm_error(LDM_ERUNTIME, "txt2img: the UNet works on latent rows [%lld, %lld), "
+                           "the pipeline cut [%lld, %lld)", (long long)u0, (long long)u1,
+                           (long long)r->strips.r0, (long long)r->strips.r1);
+            goto cleanup;
+        }
+    }
     r->tm.load += now() - t0;
 cleanup:
     /* The two branches fail together (the next step exchanges with the
@@ -422,8 +481,11 @@ int ldm_txt2img_steps_done(const ldm_txt2img_run *r)
 
 const float *ldm_txt2img_latents(const ldm_txt2img_run *r, int64_t *count)
 {
-    *count = r->lat_n;
-    return r->latents;
+    *count = r->lat_all;
+    if (!r->strips.gather)
+        return r->latents;
+    /* Collective on spatial: the strips assembled (r->whole is scratch). */
+    return ldm_strips_gather(&r->strips, r->latents, r->whole) == LDM_OK ? r->whole : NULL;
 }
 
 /* Send mine [n] to the partner branch, receive theirs [n]: the one exchange
@@ -479,7 +541,8 @@ ldm_status ldm_txt2img_step(ldm_txt2img_run *r)
     }
     const float *nz = NULL;
     if (ldm_scheduler_needs_noise(r->sched, r->eta)) {
-        nz = draw_entries(r, &r->noise_rng);
+        /* Drawn whole (one randn of the batch, as diffusers), used in strips. */
+        nz = strip_of(r, draw_entries(r, &r->noise_rng), r->strip_noise);
     }
     LDM_CHECK(ldm_scheduler_step(r->sched, model_out, t, r->latents, n, r->eta, nz, r->prev));
     float *tmp = r->latents;
@@ -497,25 +560,38 @@ ldm_status ldm_txt2img_finish(ldm_txt2img_run *r, ldm_txt2img_output *out)
     ldm_status st = LDM_OK;
     ldm_weights *w = NULL;
     ldm_vae *vae = NULL;
-    float *scaled = NULL, *decoded = NULL;
+    float *scaled = NULL, *decoded = NULL, *image = NULL;
+    ldm_strips img = { 0 };
     ldm_unet_destroy(&r->unet); /* its memory is better spent on the decoder */
-    if (out->final_latents)
-        memcpy(out->final_latents, r->latents, sizeof(float) * (size_t)r->lat_n);
+    if (out->final_latents) /* collective on spatial: the whole latents */
+        LDM_CHECK(ldm_strips_gather(&r->strips, r->latents, out->final_latents));
     double t0 = now();
     if (r->cfg_comm != MPI_COMM_NULL && r->branch != 0)
         goto done; /* both branches hold the same latents: branch 0 decodes */
     /* Decode latents / scaling_factor. */
     LDM_CHECK(ldm_model_folder_open_weights(r->p->folder, "vqvae", &w));
-    LDM_CHECK(ldm_vae_create(&r->p->vqvae->config, w, r->b, r->lh, r->lw, LDM_VAE_DECODER, &vae));
+    /* The decoder takes the UNet's strips as they are (same align); its
+     * image strips are f × the latent rows and meet over `spatial`. */
+    LDM_CHECK(ldm_vae_create_parallel(&r->p->vqvae->config, w, r->b, r->lh, r->lw,
+                                      LDM_VAE_DECODER, &r->mp, r->align, &vae));
     ldm_weights_close(&w);
+    const int64_t f = ldm_vae_downsample_factor(vae);
+    LDM_CHECK(ldm_strips_create(r->strips.spatial, r->b * 3, r->out_h, r->out_w, f * r->align,
+                                &img));
     LDM_CHECK(ldm_alloc(sizeof(float) * (size_t)r->lat_n, "scaled latents", (void **)&scaled));
     const float inv = 1.0f / (float)ldm_vae_scaling_factor(vae);
     for (int64_t i = 0; i < r->lat_n; i++)
         scaled[i] = inv * r->latents[i];
-    LDM_CHECK(ldm_alloc(sizeof(float) * (size_t)(r->b * 3 * r->out_h * r->out_w), "decoded image",
+    LDM_CHECK(ldm_alloc(sizeof(float) * (size_t)ldm_strips_local_count(&img), "decoded image",
                         (void **)&decoded));
     LDM_CHECK(ldm_vae_decode(vae, scaled, decoded));
-    to_pixels(out->images, out->images_f32, decoded, r->b, r->out_h, r->out_w);
+    image = decoded;
+    if (img.gather) {
+        LDM_CHECK(ldm_alloc(sizeof(float) * (size_t)ldm_strips_whole_count(&img), "image",
+                            (void **)&image));
+        LDM_CHECK(ldm_strips_gather(&img, decoded, image));
+    }
+    to_pixels(out->images, out->images_f32, image, r->b, r->out_h, r->out_w);
     r->tm.decoder = now() - t0;
 done:
     r->tm.total = now() - r->t_start;
@@ -523,6 +599,9 @@ done:
 cleanup:
     ldm_weights_close(&w);
     ldm_vae_destroy(&vae);
+    ldm_strips_destroy(&img);
+    if (image != decoded)
+        ldm_free(image);
     ldm_free(scaled);
     ldm_free(decoded);
     return st;
@@ -543,24 +622,31 @@ void ldm_txt2img_end(ldm_txt2img_run **rp)
     ldm_free(r->noise);
     ldm_free(r->prev);
     ldm_free(r->tsteps);
+    ldm_free(r->whole);
+    ldm_free(r->strip_noise);
+    ldm_free(r->sched_local);
+    ldm_strips_destroy(&r->strips);
     ldm_free(r);
     *rp = NULL;
 }
 
-/* State blob: magic, step, lat_n, scheduler bytes | latents | rng | noise rng | scheduler. */
+/* State blob: magic, step, lat_all, scheduler bytes | latents | rng | noise rng | scheduler.
+ * Always of the WHOLE latents [b, C, h, w], whatever the split, so a state
+ * saved under one layout restores under another (strips are gathered on
+ * save and cut on restore). */
 enum { STATE_MAGIC = 0x4c444d53 /* "LDMS" */, STATE_HEADER = 4 * 8 };
 
 static size_t sched_bytes(const ldm_txt2img_run *r)
 {
     size_t n = 0;
-    if (ldm_scheduler_state_bytes(r->sched, r->lat_n, &n) != LDM_OK)
+    if (ldm_scheduler_state_bytes(r->sched, r->lat_all, &n) != LDM_OK)
         n = 0;
     return n;
 }
 
 size_t ldm_txt2img_state_bytes(const ldm_txt2img_run *r)
 {
-    return STATE_HEADER + sizeof(float) * (size_t)r->lat_n + 2 * 4 * LDM_RNG_STATE_WORDS +
+    return STATE_HEADER + sizeof(float) * (size_t)r->lat_all + 2 * 4 * LDM_RNG_STATE_WORDS +
            sched_bytes(r);
 }
 
@@ -570,11 +656,14 @@ ldm_status ldm_txt2img_state_save(const ldm_txt2img_run *r, void *buf, size_t by
         return ldm_error(LDM_ERUNTIME, "checkpoint state: buffer of %zu bytes, need %zu", bytes,
                          ldm_txt2img_state_bytes(r));
     unsigned char *p = buf;
-    uint64_t head[4] = { STATE_MAGIC, (uint64_t)r->step, (uint64_t)r->lat_n, sched_bytes(r) };
+    uint64_t head[4] = { STATE_MAGIC, (uint64_t)r->step, (uint64_t)r->lat_all, sched_bytes(r) };
     memcpy(p, head, sizeof head);
     p += STATE_HEADER;
-    memcpy(p, r->latents, sizeof(float) * (size_t)r->lat_n);
-    p += sizeof(float) * (size_t)r->lat_n;
+    /* Collective on spatial under a split: the strips gathered. */
+    ldm_status st = ldm_strips_gather(&r->strips, r->latents, (float *)(void *)p);
+    if (st != LDM_OK)
+        return st;
+    p += sizeof(float) * (size_t)r->lat_all;
     uint32_t words[LDM_RNG_STATE_WORDS];
     ldm_rng_save(&r->rng, words);
     memcpy(p, words, sizeof words);
@@ -582,7 +671,13 @@ ldm_status ldm_txt2img_state_save(const ldm_txt2img_run *r, void *buf, size_t by
     ldm_rng_save(&r->noise_rng, words);
     memcpy(p, words, sizeof words);
     p += sizeof words;
-    return ldm_scheduler_state_save(r->sched, r->lat_n, p, head[3]);
+    if (!r->strips.gather)
+        return ldm_scheduler_state_save(r->sched, r->lat_n, p, head[3]);
+    st = ldm_scheduler_state_save(r->sched, r->lat_n, r->sched_local, r->sched_local_bytes);
+    /* Every spatial rank fails alike here (same step, same sizes). */
+    if (st != LDM_OK)
+        return st;
+    return ldm_strips_sched_gather(&r->strips, r->sched_local, r->sched_local_bytes, p, head[3]);
 }
 
 ldm_status ldm_txt2img_state_restore(ldm_txt2img_run *r, const void *buf, size_t bytes)
@@ -593,26 +688,31 @@ ldm_status ldm_txt2img_state_restore(ldm_txt2img_run *r, const void *buf, size_t
         return ldm_error(LDM_EINPUT, "checkpoint state: %zu bytes, this run needs %zu (another request?)",
                          bytes, ldm_txt2img_state_bytes(r));
     memcpy(head, p, sizeof head);
-    if (head[0] != STATE_MAGIC || head[2] != (uint64_t)r->lat_n || head[3] != sched_bytes(r) ||
+    if (head[0] != STATE_MAGIC || head[2] != (uint64_t)r->lat_all || head[3] != sched_bytes(r) ||
         head[1] > (uint64_t)r->nts)
         return ldm_error(LDM_EINPUT, "checkpoint state: does not belong to this request");
     p += STATE_HEADER;
     uint32_t words[LDM_RNG_STATE_WORDS];
     ldm_rng rng = r->rng, noise_rng = r->noise_rng;
-    const unsigned char *rng_at = p + sizeof(float) * (size_t)r->lat_n;
+    const unsigned char *rng_at = p + sizeof(float) * (size_t)r->lat_all;
     memcpy(words, rng_at, sizeof words);
     ldm_status st = ldm_rng_restore(&rng, words);
     if (st == LDM_OK) {
         memcpy(words, rng_at + sizeof words, sizeof words);
         st = ldm_rng_restore(&noise_rng, words);
     }
-    if (st == LDM_OK)
+    if (st == LDM_OK && !r->strips.gather) {
         st = ldm_scheduler_state_restore(r->sched, rng_at + 2 * sizeof words, head[3]);
+    } else if (st == LDM_OK) { /* this rank's rows of the whole history */
+        ldm_strips_sched_cut(&r->strips, rng_at + 2 * sizeof words, head[3], r->sched_local,
+                             r->sched_local_bytes);
+        st = ldm_scheduler_state_restore(r->sched, r->sched_local, r->sched_local_bytes);
+    }
     if (st != LDM_OK) {
         ldm_error_context("checkpoint state: ");
         return st;
     }
-    memcpy(r->latents, p, sizeof(float) * (size_t)r->lat_n);
+    ldm_strips_cut(&r->strips, (const float *)(const void *)p, r->latents);
     r->rng = rng;
     r->noise_rng = noise_rng;
     r->step = (int)head[1];
