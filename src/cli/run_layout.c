@@ -33,6 +33,14 @@ ldm_status ldm_run_layout_create(const ldm_pipeline *p, const ldm_grid_options *
      * (e.g. 3 ranks and 16 GroupNorm groups), fall back to the 1 × 1 grid:
      * the extra ranks become groups (idle past the items), as without a
      * model split. An explicit --grid is never changed. */
+    if (o.pc > 0 && o.ps > 0) {
+        /* A --grid the model cannot take is named as such at any rank
+         * count (before the count itself is checked). */
+        ldm_grid_options alone = { .groups = 1, .pc = o.pc, .ps = o.ps, .cfg_parallel = 0 };
+        ldm_grid_model m = model;
+        m.cfg = 0;
+        LDM_CHECK(ldm_grid_plan(o.pc * o.ps, &alone, &m, &layout));
+    }
     int chosen = o.pc == 0 && o.ps == 0 && ldm_pipeline_model_split();
     if (!ldm_pipeline_model_split() && o.pc == 0 && o.ps == 0)
         o.pc = o.ps = 1;

@@ -11,7 +11,7 @@ spec=$(cd "$(dirname "$0")" && pwd)/mpirun-sweep.json
 fail=0
 sweep() { # name ranks flags...
     name=$1; n=$2; shift 2
-    if ! $mpiexec --oversubscribe --allow-run-as-root -n "$n" "$ldm" sweep "$spec" -o "$name.h5" \
+    if ! timeout 300 $mpiexec --oversubscribe --allow-run-as-root -n "$n" "$ldm" sweep "$spec" -o "$name.h5" \
             --model "$model" --checkpoint-every 2 -q "$@" >"$name.log" 2>&1 ||
        ! "$ldm" export "$name.h5" "$name" >>"$name.log" 2>&1; then
         echo "FAILED: sweep at $n ranks $*"; cat "$name.log"; fail=1; return 1

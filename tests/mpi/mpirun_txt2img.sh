@@ -22,7 +22,7 @@ check() { # name: compare name.npy and name-*.png with the reference
 }
 run() { # name flags...: one layout at np ranks, timings CSV checked too
     name=$1; shift
-    if ! $mpiexec --oversubscribe --allow-run-as-root -n "$np" "$ldm" txt2img $req "$@" \
+    if ! timeout 300 $mpiexec --oversubscribe --allow-run-as-root -n "$np" "$ldm" txt2img $req "$@" \
             -o "$name.png" --save-latents "$name.npy" --timings "$name.csv" >"$name.log" 2>&1; then
         echo "FAILED: np $np $*"; cat "$name.log"; fail=1; return
     fi
