@@ -5,13 +5,60 @@
 
 #include "models/model_specs.h"
 
-/* Bytes of one component's weights: all of them, and what one of Pc
- * channel ranks holds. */
-static ldm_status weight_bytes(const ldm_component *c, int pc, double *total, double *per_rank)
+static int has(const char *name, const char *part)
+{
+    return strstr(name, part) != NULL;
+}
+
+static int ends_with(const char *name, const char *tail)
+{
+    size_t n = strlen(name), t = strlen(tail);
+    return n >= t && strcmp(name + n - t, tail) == 0;
+}
+
+/* What channel rank 0 (the rank holding most) keeps of tensor `s` under a
+ * channel split of Pc ranks, as tp's and bert's models read it
+ * (docs/parallelism.md §3, §4.1, §8): conv and linear layers hold their
+ * output rows (or, paired Megatron-style, their input columns) — 1/Pc —
+ * except layers with fewer output channels than Pc and the VAE's one-head
+ * mid-block attention, which stay whole; the bias of an input-split layer
+ * (resnet conv2, attention to_out / out_proj, ff.net.2 / fc2) is added once
+ * after the sum, so rank 0 holds it whole; norms and the text encoder's
+ * token and position embeddings are replicated. *layer: 1 for conv/linear
+ * tensors (what ldm_model_parallel_weight_bytes counts), 0 for the rest. */
+static double rank0_share(const char *cls, const ldm_weight_spec *s, int pc, double bytes,
+                          int *layer)
+{
+    const char *n = s->name;
+    int vae = strcmp(cls, "AutoencoderKL") == 0;
+    int norm = has(n, "norm") && s->ndim == 1;
+    int embedding = has(n, "embed_tokens") || has(n, "embed_positions");
+    *layer = !norm && !embedding && s->ndim >= 1;
+    if (!*layer || pc <= 1)
+        return bytes;
+    if (s->shape[0] < pc || (vae && has(n, ".attentions.")))
+        return bytes;
+    int input_split_bias = s->ndim == 1 &&
+                           (ends_with(n, ".conv2.bias") || ends_with(n, "to_out.0.bias") ||
+                            ends_with(n, "ff.net.2.bias") || ends_with(n, "out_proj.bias") ||
+                            ends_with(n, "fc2.bias"));
+    if (input_split_bias)
+        return bytes;
+    /* rows or columns [0, ceil(rows / Pc)) on rank 0 */
+    int64_t split_dim = s->shape[0];
+    if (s->ndim >= 2 && (ends_with(n, ".conv2.weight") || ends_with(n, "to_out.0.weight") ||
+                         ends_with(n, "ff.net.2.weight") || ends_with(n, "out_proj.weight") ||
+                         ends_with(n, "fc2.weight")))
+        split_dim = s->shape[1]; /* input columns */
+    double share = (double)((split_dim + pc - 1) / pc) / (double)split_dim;
+    return bytes * share;
+}
+
+ldm_status ldm_info_grid_weights(const ldm_component *c, int pc, ldm_info_weights *out)
 {
     ldm_spec_list list = { 0 };
     ldm_status st = ldm_model_weight_specs(c->class_name, &c->config, &list);
-    *total = *per_rank = 0;
+    memset(out, 0, sizeof *out);
     for (int i = 0; st == LDM_OK && i < list.count; i++) {
         const ldm_weight_spec *s = &list.items[i];
         double n = 1;
@@ -23,11 +70,12 @@ static ldm_status weight_bytes(const ldm_component *c, int pc, double *total, do
         if (strcmp(c->class_name, "AutoencoderKL") == 0 && strncmp(s->name, "decoder.", 8) != 0 &&
             strncmp(s->name, "post_quant_conv.", 16) != 0)
             continue;
-        double bytes = 4.0 * n;
-        int replicated = strstr(s->name, "embed") != NULL || s->ndim == 0 ||
-                         s->shape[0] % pc != 0;
-        *total += bytes;
-        *per_rank += replicated ? bytes : bytes / pc;
+        int layer = 0;
+        double bytes = 4.0 * n, mine = rank0_share(c->class_name, s, pc, bytes, &layer);
+        out->total += bytes;
+        out->per_rank += mine;
+        if (layer)
+            out->layers_per_rank += mine;
     }
     ldm_spec_list_free(&list);
     return st;
@@ -90,12 +138,12 @@ ldm_status ldm_info_grid(const ldm_model_folder *mf, int pc, int ps, int height,
         const ldm_component *c = &mf->components[i];
         if (c->kind != LDM_COMPONENT_MODEL || !ldm_model_class_supported(c->class_name))
             continue;
-        double total, per;
-        LDM_CHECK(weight_bytes(c, pc, &total, &per));
-        printf("  %-10s weights %10.2f MB, per rank %10.2f MB%s\n", c->name, total / 1e6,
-               per / 1e6, strcmp(c->class_name, "AutoencoderKL") == 0 ? "  (decoder)" : "");
-        all += total;
-        mine += per;
+        ldm_info_weights wb;
+        LDM_CHECK(ldm_info_grid_weights(c, pc, &wb));
+        printf("  %-10s weights %10.2f MB, per rank %10.2f MB%s\n", c->name, wb.total / 1e6,
+               wb.per_rank / 1e6, strcmp(c->class_name, "AutoencoderKL") == 0 ? "  (decoder)" : "");
+        all += wb.total;
+        mine += wb.per_rank;
     }
     printf("  %-10s weights %10.2f MB, per rank %10.2f MB\n", "all", all / 1e6, mine / 1e6);
     double unet, vae;

@@ -2,12 +2,15 @@
  * rank of a Pc × Ps grid holds.
  *
  * Weights: from each model's full weight list (models/model_specs.h), in
- * fp32 as they sit in memory. A tensor is sharded over the Pc channel ranks
- * when its leading (output-channel) dimension is divisible by Pc — conv and
- * linear weights and their biases, norm parameters (whole groups per rank);
- * embeddings (token, position, timestep MLP) and tensors Pc does not divide
- * are counted whole on every rank. The spatial split Ps shares no weights.
- * For the autoencoder only the decoder (what txt2img loads) counts.
+ * fp32 as they sit in memory; "per rank" is what channel rank 0 (the rank
+ * holding most) keeps, by the rule the split models follow (info_grid.c
+ * rank0_share): conv and linear layers 1/Pc (output rows, or input columns
+ * of the Megatron-paired layers, whose bias rank 0 holds whole); layers
+ * with fewer output channels than Pc, the VAE's mid-block attention, norms
+ * and the text encoder's embeddings whole on every rank. The spatial split
+ * Ps shares no weights. For the autoencoder only the decoder (what txt2img
+ * loads) counts. tests/mpi/wire_info.c checks the conv/linear part against
+ * ldm_model_parallel_weight_bytes of the models built with the split.
  *
  * Activations: an estimate of the largest live set, not a measurement:
  * UNet (batch 2 with guidance): the skip tensors of every level plus six
@@ -21,6 +24,14 @@
 
 #include "core/status.h"
 #include "io/model_folder.h"
+
+/* One component's weight bytes: all of them, what channel rank 0 of Pc
+ * holds, and of that the conv/linear layers only (the tensors
+ * models/parallel.h's ldm_model_parallel_weight_bytes counts). */
+typedef struct ldm_info_weights {
+    double total, per_rank, layers_per_rank;
+} ldm_info_weights;
+ldm_status ldm_info_grid_weights(const ldm_component *c, int pc, ldm_info_weights *out);
 
 /* Print the per-rank table for `mf` to stdout. height/width 0: the
  * model's default size. */

@@ -26,3 +26,12 @@ foreach(np 2 4)
   set_tests_properties(wire_sweep_np${np} PROPERTIES LABELS "mpi;cli" PROCESSORS ${np}
                        TIMEOUT 600 ENVIRONMENT "OMP_NUM_THREADS=1")
 endforeach()
+
+# ldm info --grid's per-rank weight rule against the split models' counter.
+ldm_mpi_test(wire_info SOURCES ${CMAKE_CURRENT_LIST_DIR}/wire_info.c
+             ${PROJECT_SOURCE_DIR}/src/cli/info_grid.c LIBS ldm_models ldm_io)
+target_include_directories(wire_info PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
+target_compile_definitions(wire_info PRIVATE LDM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+foreach(np 1 2 3 4)
+  set_tests_properties(wire_info_np${np} PROPERTIES TIMEOUT 300)
+endforeach()
