@@ -43,14 +43,20 @@ typedef struct ldm_txt2img_parallel {
      * leaves out->images alone). Needs guidance ≠ 1. */
     MPI_Comm cfg;
     /* The model split of contract 1 (SESSION3.md, src/models/parallel.h):
-     * Pc ranks of one spatial strip, Ps ranks of one channel slice. Until
-     * the models take it, a size above 1 is refused (model_parallel() in
-     * pipeline.c, the one place to wire it). */
+     * Pc ranks of one spatial strip, Ps ranks of one channel slice. LDMBert
+     * splits its heads and FFN columns over `channel`; the UNet and the VAE
+     * decoder split their layers' channels over `channel` and the latent
+     * rows over `spatial` (strips of ldm_unet_latent_align). The latents,
+     * the scheduler's history and the per-step noise live in row strips
+     * (drawn whole, cut, so every result equals one process's); final
+     * latents, the checkpoint state and the image are gathered whole over
+     * `spatial`. Every rank of the grid calls every step-API function. */
     MPI_Comm channel;
     MPI_Comm spatial;
 } ldm_txt2img_parallel;
 
-/* 1 when this build's models take the channel/spatial split (Pc·Ps > 1). */
+/* 1 when this build's models take the channel/spatial split (Pc·Ps > 1):
+ * always, since the split was wired (kept for run_layout's default). */
 int ldm_pipeline_model_split(void);
 
 typedef struct ldm_txt2img_request {
@@ -152,11 +158,17 @@ ldm_status ldm_txt2img_step(ldm_txt2img_run *run);
 ldm_status ldm_txt2img_finish(ldm_txt2img_run *run, ldm_txt2img_output *out);
 void ldm_txt2img_end(ldm_txt2img_run **run);
 
-/* The current latents [b, C, H/8, W/8] (b: the request's entries) (borrowed; valid until the next step). */
+/* The current latents [b, C, H/8, W/8] (b: the request's entries), WHOLE
+ * (borrowed; valid until the next step). Under a spatial split it is
+ * collective on `spatial` (the strips are gathered; NULL if that fails). */
 const float *ldm_txt2img_latents(const ldm_txt2img_run *run, int64_t *count);
 size_t ldm_txt2img_state_bytes(const ldm_txt2img_run *run);
 ldm_status ldm_txt2img_state_save(const ldm_txt2img_run *run, void *buf, size_t bytes);
-/* LDM_EINPUT (naming "checkpoint state") when the blob does not fit this run. */
+/* The blob holds the whole latents and scheduler history whatever the
+ * layout, so a state saved under one grid restores under another. Save is
+ * collective on `spatial` under a spatial split (gathers); restore is
+ * local (each rank cuts its rows).
+ * LDM_EINPUT (naming "checkpoint state") when the blob does not fit this run. */
 ldm_status ldm_txt2img_state_restore(ldm_txt2img_run *run, const void *buf, size_t bytes);
 
 #endif
