@@ -85,16 +85,18 @@ groups 2 1 2 --groups=2"
 
 layouts() { echo "$LAYOUTS"; }
 
+# (a)'s runs first (the 1- and 2-rank ones are also (b)'s --steps 2 runs),
+# then each layout of (b)/(c) at 2 and 4 steps.
+case $PARTS in *a*)
+    run one-2 1 2 2 1 --grid 1x1
+    run c2-2 2 1 2 1 --grid 2x1
+    run c4-2 4 1 2 1 --grid 4x1 ;;
+esac
 case $PARTS in *b*|*c*)
     layouts | while read -r name np threads images flag; do
         run "$name-2" "$np" "$threads" 2 "$images" $(echo "$flag" | tr = ' ')
         run "$name-4" "$np" "$threads" 4 "$images" $(echo "$flag" | tr = ' ')
     done ;;
-esac
-case $PARTS in *a*)
-    run one-2 1 2 2 1 --grid 1x1
-    run c2-2 2 1 2 1 --grid 2x1
-    run c4-2 4 1 2 1 --grid 4x1 ;;
 esac
 
 # ---- tables -------------------------------------------------------------
