@@ -81,9 +81,11 @@ ldm_status ldm_strips_sched_gather(const ldm_strips *s, const unsigned char *loc
                                    size_t whole_bytes)
 {
     const int64_t nl = ldm_strips_local_count(s), nw = ldm_strips_whole_count(s);
-    const size_t arrays = (local_bytes - LDM_STRIPS_SCHED_HEADER) / (sizeof(float) * (size_t)nl);
-    if (local_bytes < LDM_STRIPS_SCHED_HEADER ||
-        whole_bytes != LDM_STRIPS_SCHED_HEADER + arrays * sizeof(float) * (size_t)nw)
+    /* Counted on the whole side: a strip may be empty (more ranks than rows). */
+    const size_t arrays = whole_bytes < LDM_STRIPS_SCHED_HEADER || nw <= 0 ? 0 :
+                          (whole_bytes - LDM_STRIPS_SCHED_HEADER) / (sizeof(float) * (size_t)nw);
+    if (whole_bytes != LDM_STRIPS_SCHED_HEADER + arrays * sizeof(float) * (size_t)nw ||
+        local_bytes != LDM_STRIPS_SCHED_HEADER + arrays * sizeof(float) * (size_t)nl)
         return ldm_error(LDM_ERUNTIME, "checkpoint state: scheduler state of %zu bytes does not "
                                        "make %zu of the whole latents", local_bytes, whole_bytes);
     memcpy(whole_blob, local_blob, LDM_STRIPS_SCHED_HEADER);
@@ -104,8 +106,9 @@ void ldm_strips_sched_cut(const ldm_strips *s, const unsigned char *whole_blob,
                           size_t whole_bytes, unsigned char *local_blob, size_t local_bytes)
 {
     const int64_t nl = ldm_strips_local_count(s), nw = ldm_strips_whole_count(s);
-    const size_t arrays = (whole_bytes - LDM_STRIPS_SCHED_HEADER) / (sizeof(float) * (size_t)nw);
-    (void)local_bytes;
+    const size_t arrays = nw <= 0 ? 0 : (whole_bytes - LDM_STRIPS_SCHED_HEADER) /
+                                            (sizeof(float) * (size_t)nw);
+    (void)local_bytes; /* = header + arrays × nl floats (ldm_scheduler_state_bytes) */
     memcpy(local_blob, whole_blob, LDM_STRIPS_SCHED_HEADER);
     set_n(local_blob, nl);
     for (size_t k = 0; k < arrays; k++)

@@ -35,3 +35,9 @@ target_compile_definitions(wire_info PRIVATE LDM_SOURCE_DIR="${PROJECT_SOURCE_DI
 foreach(np 1 2 3 4)
   set_tests_properties(wire_info_np${np} PROPERTIES TIMEOUT 300)
 endforeach()
+
+# The strip cuts and gathers of the pipeline (src/sample/pipeline_strips.c).
+ldm_mpi_test(wire_strips SOURCES ${CMAKE_CURRENT_LIST_DIR}/wire_strips.c LIBS ldm_sample)
+foreach(np 1 2 3 4)
+  set_tests_properties(wire_strips_np${np} PROPERTIES TIMEOUT 120)
+endforeach()
