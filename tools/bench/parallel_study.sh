@@ -32,7 +32,9 @@
 #       whole buffer of an allreduce or of the CFG exchange).
 #
 # Guidance 5 (the pipeline's CFG batch of 2 unless --cfg-parallel), DDIM,
-# eta 0, one prompt. Runs one after another; each mpirun under `timeout`.
+# eta 0, one prompt. Runs one after another; each mpirun under `timeout`
+# and with --bind-to none (Open MPI binds 1–2 ranks to one core each, and
+# OpenMP then sees one processor: a 1-rank run would get 1 thread).
 set -eu
 LDM=build/ldm
 MODEL=/tmp/real
@@ -57,7 +59,7 @@ if [ ! -f "$MODEL/model_index.json" ]; then
     "$LDM" init --config "$REPO/models/ldm-text2im-large-256-config" -o "$MODEL" --seed 0 >&2
 fi
 export OMP_NUM_THREADS=1
-MPI="timeout 1800 mpirun --oversubscribe --allow-run-as-root"
+MPI="timeout 1800 mpirun --oversubscribe --allow-run-as-root --bind-to none"
 REQ="--model $MODEL --prompt a_painting_of_a_lighthouse --height $SIZE --width $SIZE --guidance-scale 5 --seed 1"
 
 # run NAME NP THREADS STEPS IMAGES FLAGS...: one run, its CSV, per-rank RSS (kB)
