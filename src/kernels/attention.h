@@ -67,7 +67,9 @@ ldm_status ldm_attention(const ldm_attention_desc *desc, float *out, const float
  * the strides ldq/ldk/ldv/ldo, scale and tiles; desc->lk is the LARGEST
  * block that will be accumulated (it sizes the scratch: pass the same desc
  * to ldm_attention_scratch_bytes). The output rows double as acc: out is
- * written by every accumulate and holds the result after finish. */
+ * written by every accumulate and holds the result after finish. Blocks
+ * may have different row strides: a caller may set p->desc.ldk and
+ * p->desc.ldv before each accumulate (the state does not depend on them). */
 typedef struct ldm_attention_partial {
     ldm_attention_desc desc;   /* as given to init */
     float *out;                /* borrowed: [batch, lq, ldo], acc until finish */
