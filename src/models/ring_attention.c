@@ -3,6 +3,7 @@
 #include "models/ring_attention.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "core/alloc.h"
 #include "core/timers.h"
@@ -19,9 +20,8 @@ struct ldm_ring_attention {
     int64_t inner, ld_kv;
     int64_t *starts;            /* [size + 1] tokens of every rank */
     int *counts;                /* [size] floats of each rank's block: batch·n·2·inner */
-    MPI_Datatype local_type;    /* this rank's k ‖ v rows out of its ld_kv buffer */
-    int has_type;
-    int nbufs;                  /* receive buffers: min(size − 1, 2) */
+    int pack;                   /* ld_kv > 2·inner: copy the own block into a buffer first */
+    int nbufs;                  /* block buffers: min(size − 1, 2), or 2 when packing */
     size_t buf_bytes, state_bytes;
     int64_t chunk;              /* keys per accumulate call */
 };
@@ -119,15 +119,13 @@ ldm_status ldm_ring_attention_create(MPI_Comm comm, const ldm_attention_desc *de
     }
     r->d.lk = largest;
     r->d.ldk = r->d.ldv = 2 * r->inner;  /* received blocks; run sets ld_kv for its own */
-    int rows, blk, stride;
-    LDM_CHECK(ldm_mpi_count((size_t)(desc->batch * desc->lq), &rows));
-    LDM_CHECK(ldm_mpi_count((size_t)(2 * r->inner), &blk));
-    LDM_CHECK(ldm_mpi_count((size_t)r->ld_kv, &stride));
-    LDM_CHECK(ldm_mpi_check(MPI_Type_vector(rows, blk, stride, MPI_FLOAT, &r->local_type),
-                            "ring attention: MPI_Type_vector"));
-    r->has_type = 1;
-    LDM_CHECK(ldm_mpi_check(MPI_Type_commit(&r->local_type), "ring attention: MPI_Type_commit"));
-    r->nbufs = r->size - 1 < 2 ? r->size - 1 : 2;
+    /* A strided block would go out as a derived datatype, which Open MPI's
+     * shared-memory path pipelines in 32 KB fragments moved only inside MPI
+     * calls (no overlap); a contiguous one is read in one single copy at
+     * the first test. So a strided block is packed once, into a buffer that
+     * later receives too. */
+    r->pack = r->size > 1 && r->ld_kv != 2 * r->inner;
+    r->nbufs = r->pack ? 2 : (r->size - 1 < 2 ? r->size - 1 : 2);
     r->buf_bytes = align64((size_t)(desc->batch * largest * 2 * r->inner) * sizeof(float));
     r->state_bytes = align64((size_t)(desc->batch * desc->heads * desc->lq) * sizeof(float)) * 2;
     r->chunk = CHUNK_KEYS;
@@ -208,6 +206,12 @@ ldm_status ldm_ring_attention_run(ldm_ring_attention *r, float *out, const float
     if (computing)
         kst = ldm_attention_partial_init(&part, &r->d, out, work, r->state_bytes);
     block cur = {kv, r->d.lq, r->ld_kv};
+    if (r->pack) {  /* into bufs[1]: free again once step 0 has sent it */
+        const size_t row = sizeof(float) * (size_t)(2 * r->inner);
+        for (int64_t i = 0; i < r->d.batch * r->d.lq; i++)
+            memcpy((char *)bufs[1] + (size_t)i * row, kv + i * r->ld_kv, row);
+        cur = (block){bufs[1], r->d.lq, 2 * r->inner};
+    }
     int owner = me, nb = 0;
     for (int s = 0; s < np; s++) {
         MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
@@ -219,14 +223,9 @@ ldm_status ldm_ring_attention_run(ldm_ring_attention *r, float *out, const float
             LDM_CHECK(ldm_mpi_check(MPI_Irecv(bufs[nb], r->counts[from], MPI_FLOAT, prev,
                                               RING_TAG + s, r->comm, &req[0]),
                                     "ring attention: MPI_Irecv"));
-            if (s == 0)
-                LDM_CHECK(ldm_mpi_check(MPI_Isend(kv, 1, r->local_type, next, RING_TAG + s,
-                                                  r->comm, &req[1]),
-                                        "ring attention: MPI_Isend"));
-            else
-                LDM_CHECK(ldm_mpi_check(MPI_Isend(cur.kv, r->counts[owner], MPI_FLOAT, next,
-                                                  RING_TAG + s, r->comm, &req[1]),
-                                        "ring attention: MPI_Isend"));
+            LDM_CHECK(ldm_mpi_check(MPI_Isend(cur.kv, r->counts[owner], MPI_FLOAT, next,
+                                              RING_TAG + s, r->comm, &req[1]),
+                                    "ring attention: MPI_Isend"));
             sent = (uint64_t)r->counts[owner] * sizeof(float);
             comm += ldm_timer_now() - t0;
         }
@@ -255,8 +254,6 @@ void ldm_ring_attention_destroy(ldm_ring_attention **rp)
     if (!rp || !*rp)
         return;
     ldm_ring_attention *r = *rp;
-    if (r->has_type)
-        MPI_Type_free(&r->local_type);
     ldm_free(r->starts);
     ldm_free(r->counts);
     ldm_free(r);

@@ -17,12 +17,16 @@
  *     wait; the received block becomes the block in hand
  *   finish
  *
- * Block sizes are exchanged once, at create. The rank's own block is sent
- * straight from its (possibly strided, e.g. fused q|k|v) buffer with a
- * derived datatype; received blocks go into at most two buffers (one at
- * P = 2): min(P−1, 2) × the largest block instead of all P blocks. The
- * result equals the single-rank attention up to the order of the sums
- * (blocks arrive in ring order, ~1e-7 relative).
+ * Block sizes are exchanged once, at create. Every message is contiguous:
+ * Open MPI's shared-memory transport moves a contiguous message with one
+ * single copy at the first MPI test after it arrives, but pipelines a
+ * derived datatype in 32 KB fragments only inside MPI calls, which defeats
+ * the overlap (measured: docs/parallelism.md). The rank's own block is sent
+ * straight from the caller's buffer when its rows are contiguous (ld_kv =
+ * 2·inner), else packed once. Blocks are held in at most two buffers of
+ * the largest block (one at P = 2 with a contiguous own block) instead of
+ * all P blocks. The result equals the single-rank attention up to the
+ * order of the sums (blocks arrive in ring order, ~1e-7 relative).
  *
  * Timers (core/timers.h): each step that moves data adds one
  * LDM_T_COMM_SENDRECV call with the bytes this rank sent and the seconds
@@ -47,7 +51,8 @@ typedef struct ldm_ring_attention ldm_ring_attention;
  * rank's tokens (0 allowed: it only relays blocks); lk, ldk and ldv are
  * set by the ring. ld_kv: elements between tokens of the rank's k ‖ v
  * buffer (k at columns [0, inner), v at [inner, 2·inner), inner =
- * heads·head_dim); 0 = 2·inner. LDM_EINPUT (naming the field) for a bad
+ * heads·head_dim); 0 = 2·inner, the cheaper layout (no packing, one
+ * buffer less). LDM_EINPUT (naming the field) for a bad
  * desc or ld_kv, when every rank has 0 tokens, or when ranks disagree on
  * batch/heads/head_dim; LDM_ERUNTIME if a block exceeds MPI's int counts. */
 ldm_status ldm_ring_attention_create(MPI_Comm comm, const ldm_attention_desc *desc,

@@ -336,13 +336,13 @@ static ldm_status attention_mode(MPI_Comm spatial, int *ring)
 
 /* Under a spatial split with LDM_ATTENTION=ring: the ring over `spatial`
  * for this rank's queries [B, tokens, ·] of the fused q/k/v output (q at
- * columns [0, ir), k ‖ v at [ir, 3·ir): ldq = ld_kv = 3·ir). */
+ * columns [0, ir): ldq = 3·ir) with k ‖ v packed [B, tokens, 2·ir]. */
 static ldm_status make_ring(ldm_transformer2d *t)
 {
     const int64_t ir = t->inner_r;
     ldm_attention_desc a = {.batch = t->d.batch, .heads = t->nh, .lq = t->tokens,
                             .head_dim = t->d.head_dim, .ldq = 3 * ir, .ldo = ir};
-    return ldm_ring_attention_create(t->d.parallel->spatial, &a, 3 * ir, &t->ring);
+    return ldm_ring_attention_create(t->d.parallel->spatial, &a, 2 * ir, &t->ring);
 }
 
 /* Under a spatial split: the plan that gathers the keys and values
@@ -483,10 +483,17 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
     LDM_CHECK(ldm_unet_run_linear(ex, b->qkv, u->big, u->n));            /* [M, 3·ir] */
     const float *k = u->big + (measuring ? 0 : ir), *v = u->big + (measuring ? 0 : 2 * ir);
     if (t->ring) {
-        /* every strip's K/V block passes by (models/ring_attention.h) */
-        if (!measuring)
-            LDM_CHECK(ldm_ring_attention_run(t->ring, att, u->big, u->big + ir, u->ring,
-                                             ex->scratch, ex->scratch_bytes));
+        /* k ‖ v of each local token packed contiguously behind the fused
+         * output in u->big ([M, 3·ir] of [M, 8·inner]; the ring sends
+         * contiguous blocks), then every strip's block passes by */
+        if (!measuring) {
+            float *kv = u->big + m * 3 * ir;                               /* [M, 2·ir] */
+            for (int64_t i = 0; i < m; i++)
+                memcpy(kv + i * 2 * ir, u->big + i * 3 * ir + ir,
+                       (size_t)(2 * ir) * sizeof(float));
+            LDM_CHECK(ldm_ring_attention_run(t->ring, att, u->big, kv, u->ring, ex->scratch,
+                                             ex->scratch_bytes));
+        }
     } else if (t->gather) {
         /* k ‖ v of each local token into u->mid (free until the attention
          * writes it), then every strip's: [B, all_tokens, 2·ir] */

@@ -21,3 +21,16 @@ foreach(name test_ring_attention test_ring_unet)
                          PROCESSORS ${np} TIMEOUT 180 ENVIRONMENT "OMP_NUM_THREADS=1")
   endforeach()
 endforeach()
+
+# tools/bench/bench_ring_attention.c: K/V allgather vs ring at real size
+# (docs/parallelism.md §8, "Ring attention: measurement"); not a test. The
+# smoke run keeps it working on a small latent.
+add_executable(bench_ring_attention ${PROJECT_SOURCE_DIR}/tools/bench/bench_ring_attention.c)
+target_link_libraries(bench_ring_attention PRIVATE ldm_models ldm_mpi ldm_core MPI::MPI_C m)
+if(LDM_TIMEOUT_EXECUTABLE)
+  add_test(NAME ring_bench_attention_smoke
+           COMMAND ${LDM_TIMEOUT_EXECUTABLE} 150 ${LDM_MPIEXEC} -n 2
+                   $<TARGET_FILE:bench_ring_attention> 8 8 32 4 2 1)
+  set_tests_properties(ring_bench_attention_smoke PROPERTIES LABELS "mpi" PROCESSORS 2
+                       TIMEOUT 180 ENVIRONMENT "OMP_NUM_THREADS=1")
+endif()
