@@ -1,5 +1,5 @@
 /* ring_attention.h — exact self-attention over row strips by passing K/V
- * blocks around a ring (docs/parallelism.md §8, "Ring attention").
+ * blocks around a ring (docs/parallelism.md §2.1).
  *
  * P ranks of `comm` each own a contiguous block of tokens (uneven sizes,
  * empty blocks allowed) with its queries q and its keys ‖ values kv. Every

@@ -307,7 +307,7 @@ cleanup:
 
 /* LDM_ATTENTION selects how self-attention sees the keys of every strip
  * under a spatial split: "gather" (default, or unset/empty) or "ring"
- * (docs/parallelism.md §8). Read at model creation; collective on
+ * (docs/parallelism.md §2.1). Read at model creation; collective on
  * `spatial` (one small allreduce): the strips must all choose the same, or
  * they would meet in different collectives, so every rank fails together
  * on a bad or differing value. *ring = 1 for "ring". */

@@ -23,7 +23,7 @@ foreach(name test_ring_attention test_ring_unet)
 endforeach()
 
 # tools/bench/bench_ring_attention.c: K/V allgather vs ring at real size
-# (docs/parallelism.md §8, "Ring attention: measurement"); not a test. The
+# (docs/parallelism.md §2.1); not a test. The
 # smoke run keeps it working on a small latent.
 add_executable(bench_ring_attention ${PROJECT_SOURCE_DIR}/tools/bench/bench_ring_attention.c)
 target_link_libraries(bench_ring_attention PRIVATE ldm_models ldm_mpi ldm_core MPI::MPI_C m)

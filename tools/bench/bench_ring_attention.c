@@ -1,7 +1,7 @@
 /* bench_ring_attention.c — exact self-attention over row strips: the K/V
  * allgather (mpi/gather.h + ldm_attention) against the ring
  * (models/ring_attention.h), as Transformer2D runs them under a spatial
- * split (docs/parallelism.md §8, "Ring attention: measurement").
+ * split (docs/parallelism.md §2.1).
  *
  *   mpirun -np P bench_ring_attention [h] [w] [channels] [heads] [batch] [reps]
  *
