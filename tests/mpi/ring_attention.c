@@ -15,7 +15,9 @@
  *   - the sendrecv timer: P − 1 calls, bytes = every block but the next
  *     rank's;
  *   - bad input: ranks disagreeing on heads, every block empty, ld_kv too
- *     small (LDM_EINPUT on every rank, naming the field).
+ *     small (LDM_EINPUT on every rank, naming the field);
+ *   - one rank's kernel failing: it completes the transfers (no hang) and
+ *     returns the error; the ring works again afterwards.
  * Expected: "N ranks: K passed, 0 failed" at np 1-4. */
 #include <math.h>
 #include <stdio.h>
@@ -196,6 +198,36 @@ static void bad_input(void)
     ldm_ring_attention_destroy(NULL);
 }
 
+/* Rank 0's kernel fails (too small scratch): it still completes every
+ * transfer, so no rank hangs; it returns the kernel's error, the others
+ * their (correct) results. */
+static void kernel_failure(void)
+{
+    const int me = ldm_mpi_test_rank;
+    ldm_ring_attention *r = NULL;
+    ldm_attention_desc d = {.batch = 1, .heads = 2, .lq = 5, .head_dim = 4};
+    CHECK(ldm_ring_attention_create(MPI_COMM_WORLD, &d, 0, &r) == LDM_OK);
+    if (!r)
+        return;
+    float q[40], kv[80], out[40];
+    ldm_mpi_test_fill(q, 40, 51, 0.0f);
+    ldm_mpi_test_fill(kv, 80, 52, 0.0f);
+    size_t sbytes = ldm_ring_attention_scratch_bytes(r, 1);
+    void *work = NULL, *scratch = NULL;
+    CHECK(ldm_alloc(ldm_ring_attention_work_bytes(r), "work", &work) == LDM_OK);
+    CHECK(ldm_alloc(sbytes, "scratch", &scratch) == LDM_OK);
+    if (me == 0)
+        CHECK_FAILS_WITH(ldm_ring_attention_run(r, out, q, kv, work, scratch, 16), LDM_EINPUT,
+                         "scratch of 16 bytes");
+    else
+        CHECK(ldm_ring_attention_run(r, out, q, kv, work, scratch, sbytes) == LDM_OK);
+    /* and the ring still works afterwards */
+    CHECK(ldm_ring_attention_run(r, out, q, kv, work, scratch, sbytes) == LDM_OK);
+    ldm_free(work);
+    ldm_free(scratch);
+    ldm_ring_attention_destroy(&r);
+}
+
 int main(int argc, char **argv)
 {
     ldm_mpi_test_init(&argc, &argv);
@@ -209,5 +241,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run(&cases[i]);
     bad_input();
+    kernel_failure();
     return ldm_mpi_test_finish();
 }
