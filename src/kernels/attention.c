@@ -139,45 +139,62 @@ static void softmax_tile(float *s, int64_t ld, int64_t rows, int64_t cols, float
     }
 }
 
-/* One block of queries of one (batch, head) against all keys; s is the
- * score tile with row stride lds. */
-static ldm_status attend_block(const ldm_attention_desc *d, int64_t lds, float *o, const float *q,
-                               const float *k, const float *v, float *s, float *m, float *l,
-                               int64_t rows)
+/* Where a tile run reads and writes: the keys of one call and, for a
+ * partial run, the persistent state. */
+typedef struct tile_run {
+    const float *q, *k, *v;
+    float *out;
+    int64_t lk;         /* keys of this call */
+    int64_t kv_tokens;  /* tokens between batch entries of k and v */
+    float *m, *l;       /* partial: state [batch, heads, lq]; NULL: per-thread scratch */
+    int fresh;          /* no key seen yet: the first tile starts the recurrence */
+    int normalise;      /* divide by the running sum at the end (whole attention) */
+} tile_run;
+
+/* One block of queries of one (batch, head) against the call's keys; s is
+ * the score tile with row stride lds. */
+static ldm_status attend_block(const ldm_attention_desc *d, int64_t lds, const tile_run *t,
+                               float *o, const float *q, const float *k, const float *v,
+                               float *s, float *m, float *l, int64_t rows)
 {
-    for (int64_t k0 = 0; k0 < d->lk; k0 += d->block_k) {
-        int64_t cols = d->lk - k0 < d->block_k ? d->lk - k0 : d->block_k;
+    for (int64_t k0 = 0; k0 < t->lk; k0 += d->block_k) {
+        int64_t cols = t->lk - k0 < d->block_k ? t->lk - k0 : d->block_k;
+        int first = t->fresh && k0 == 0;
         const float *kb = k + k0 * d->ldk, *vb = v + k0 * d->ldv;
         ldm_status st = ldm_dnnl_status(dnnl_sgemm('N', 'T', rows, cols, d->head_dim, d->scale,
                                                    q, d->ldq, kb, d->ldk, 0.0f, s, lds),
                                          "attention sgemm q.k");
         if (st != LDM_OK)
             return st;
-        softmax_tile(s, lds, rows, cols, m, l, o, d->ldo, d->head_dim, k0 == 0);
+        softmax_tile(s, lds, rows, cols, m, l, o, d->ldo, d->head_dim, first);
         st = ldm_dnnl_status(dnnl_sgemm('N', 'N', rows, d->head_dim, cols, 1.0f, s, lds,
-                                        vb, d->ldv, k0 == 0 ? 0.0f : 1.0f, o, d->ldo),
+                                        vb, d->ldv, first ? 0.0f : 1.0f, o, d->ldo),
                              "attention sgemm p.v");
         if (st != LDM_OK)
             return st;
     }
-    for (int64_t i = 0; i < rows; i++)
-        scale_row(o + i * d->ldo, 1.0f / l[i], d->head_dim);
+    if (t->normalise)
+        for (int64_t i = 0; i < rows; i++)
+            scale_row(o + i * d->ldo, 1.0f / l[i], d->head_dim);
     return LDM_OK;
 }
 
-static ldm_status attention_impl(const ldm_attention_desc *desc, float *out, const float *q,
-                                 const float *k, const float *v, void *scratch, size_t scratch_bytes)
+/* Scratch check shared by the entry points: threads that fit in it. */
+static ldm_status scratch_fit(const resolved *r, const void *scratch, size_t scratch_bytes,
+                              int64_t *fit)
 {
-    ldm_status st = LDM_OK;
-    resolved r;
-    LDM_CHECK(resolve(desc, &r));
-    const ldm_attention_desc *d = &r.d;
-    int64_t fit = (int64_t)(scratch_bytes / r.per_thread);
-    if (fit < 1 || !scratch) {
-        st = ldm_error(LDM_EINPUT, "attention: scratch of %zu bytes, need at least %zu "
-                       "(ldm_attention_scratch_bytes)", scratch ? scratch_bytes : 0, r.per_thread);
-        goto cleanup;
-    }
+    *fit = scratch ? (int64_t)(scratch_bytes / r->per_thread) : 0;
+    if (*fit < 1)
+        return ldm_error(LDM_EINPUT, "attention: scratch of %zu bytes, need at least %zu "
+                         "(ldm_attention_scratch_bytes)", scratch ? scratch_bytes : 0,
+                         r->per_thread);
+    return LDM_OK;
+}
+
+/* Every (batch, head, query block) unit of one call, threads across units. */
+static ldm_status run_tiles(const resolved *r, const tile_run *t, void *scratch, int64_t fit)
+{
+    const ldm_attention_desc *d = &r->d;
     int64_t qblocks = (d->lq + d->block_q - 1) / d->block_q;
     int64_t units = d->batch * d->heads * qblocks;
     int64_t threads = omp_get_max_threads();
@@ -186,9 +203,9 @@ static ldm_status attention_impl(const ldm_attention_desc *desc, float *out, con
     ldm_status failed = LDM_OK;
 #pragma omp parallel num_threads((int)threads)
     {
-        char *mine = (char *)scratch + (size_t)omp_get_thread_num() * r.per_thread;
+        char *mine = (char *)scratch + (size_t)omp_get_thread_num() * r->per_thread;
         float *s = (float *)mine;
-        float *m = (float *)(mine + ldm_align64((size_t)(d->block_q * r.lds) * sizeof(float)));
+        float *m = (float *)(mine + ldm_align64((size_t)(d->block_q * r->lds) * sizeof(float)));
         float *l = m + ldm_align64((size_t)d->block_q * sizeof(float)) / sizeof(float);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t u = 0; u < units; u++) {
@@ -196,10 +213,13 @@ static ldm_status attention_impl(const ldm_attention_desc *desc, float *out, con
             int64_t b = bh / d->heads, h = bh % d->heads;
             int64_t q0 = qb * d->block_q;
             int64_t rows = d->lq - q0 < d->block_q ? d->lq - q0 : d->block_q;
-            ldm_status ust = attend_block(d, r.lds, out + (b * d->lq + q0) * d->ldo + h * d->head_dim,
-                                          q + (b * d->lq + q0) * d->ldq + h * d->head_dim,
-                                          k + b * d->lk * d->ldk + h * d->head_dim,
-                                          v + b * d->lk * d->ldv + h * d->head_dim, s, m, l, rows);
+            float *um = t->m ? t->m + bh * d->lq + q0 : m;
+            float *ul = t->l ? t->l + bh * d->lq + q0 : l;
+            ldm_status ust = attend_block(
+                d, r->lds, t, t->out + (b * d->lq + q0) * d->ldo + h * d->head_dim,
+                t->q + (b * d->lq + q0) * d->ldq + h * d->head_dim,
+                t->k + b * t->kv_tokens * d->ldk + h * d->head_dim,
+                t->v + b * t->kv_tokens * d->ldv + h * d->head_dim, s, um, ul, rows);
             if (ust != LDM_OK) {
 #pragma omp atomic write
                 failed = ust;
@@ -208,7 +228,21 @@ static ldm_status attention_impl(const ldm_attention_desc *desc, float *out, con
     }
     /* a worker's message is thread-local: record one on this thread too */
     if (failed != LDM_OK)
-        st = ldm_error(failed, "attention: sgemm failed in a worker thread");
+        return ldm_error(failed, "attention: sgemm failed in a worker thread");
+    return LDM_OK;
+}
+
+static ldm_status attention_impl(const ldm_attention_desc *desc, float *out, const float *q,
+                                 const float *k, const float *v, void *scratch, size_t scratch_bytes)
+{
+    ldm_status st = LDM_OK;
+    resolved r;
+    int64_t fit;
+    LDM_CHECK(resolve(desc, &r));
+    LDM_CHECK(scratch_fit(&r, scratch, scratch_bytes, &fit));
+    const tile_run t = {.q = q, .k = k, .v = v, .out = out, .lk = r.d.lk, .kv_tokens = r.d.lk,
+                        .fresh = 1, .normalise = 1};
+    LDM_CHECK(run_tiles(&r, &t, scratch, fit));
 cleanup:
     return st;
 }
@@ -221,4 +255,110 @@ ldm_status ldm_attention(const ldm_attention_desc *desc, float *out, const float
     ldm_status st = attention_impl(desc, out, q, k, v, scratch, scratch_bytes);
     ldm_timer_add(LDM_T_ATTENTION, ldm_timer_now() - t0, 0);
     return st;
+}
+
+/* ---- keys in blocks --------------------------------------------------- */
+
+static size_t state_half(const ldm_attention_desc *d)
+{
+    return ldm_align64((size_t)(d->batch * d->heads * d->lq) * sizeof(float));
+}
+
+size_t ldm_attention_partial_state_bytes(const ldm_attention_desc *desc)
+{
+    resolved r;
+    if (resolve(desc, &r) != LDM_OK) {
+        ldm_error_clear();
+        return 0;
+    }
+    return 2 * state_half(&r.d);
+}
+
+ldm_status ldm_attention_partial_init(ldm_attention_partial *p, const ldm_attention_desc *desc,
+                                      float *out, void *state, size_t state_bytes)
+{
+    ldm_status st = LDM_OK;
+    resolved r;
+    *p = (ldm_attention_partial){0};
+    LDM_CHECK(resolve(desc, &r));
+    size_t need = 2 * state_half(&r.d);
+    if (!state || state_bytes < need) {
+        st = ldm_error(LDM_EINPUT, "attention: partial state of %zu bytes, need %zu "
+                       "(ldm_attention_partial_state_bytes)", state ? state_bytes : 0, need);
+        goto cleanup;
+    }
+    if (!out) {
+        st = ldm_error(LDM_EINPUT, "attention: partial run without an output buffer");
+        goto cleanup;
+    }
+    p->desc = *desc;
+    p->out = out;
+    p->m = state;
+    p->l = (float *)((char *)state + state_half(&r.d));
+cleanup:
+    return st;
+}
+
+static ldm_status accumulate_impl(ldm_attention_partial *p, const float *q, const float *k,
+                                  const float *v, int64_t n_keys, int64_t kv_tokens,
+                                  void *scratch, size_t scratch_bytes)
+{
+    ldm_status st = LDM_OK;
+    resolved r;
+    int64_t fit;
+    LDM_CHECK(resolve(&p->desc, &r));
+    if (p->finished || !p->m) {
+        st = ldm_error(LDM_EINPUT, "attention: accumulate on a run that is %s",
+                       p->finished ? "finished" : "not initialised");
+        goto cleanup;
+    }
+    if (kv_tokens == 0)
+        kv_tokens = n_keys;
+    if (n_keys < 0 || n_keys > r.d.lk || kv_tokens < n_keys) {
+        st = ldm_error(LDM_EINPUT, "attention: accumulate n_keys = %lld, kv_tokens = %lld "
+                       "(need 0 <= n_keys <= lk = %lld and kv_tokens >= n_keys)",
+                       (long long)n_keys, (long long)kv_tokens, (long long)r.d.lk);
+        goto cleanup;
+    }
+    if (n_keys == 0)
+        goto cleanup;
+    LDM_CHECK(scratch_fit(&r, scratch, scratch_bytes, &fit));
+    const tile_run t = {.q = q, .k = k, .v = v, .out = p->out, .lk = n_keys,
+                        .kv_tokens = kv_tokens, .m = p->m, .l = p->l, .fresh = p->keys == 0};
+    LDM_CHECK(run_tiles(&r, &t, scratch, fit));
+    p->keys += n_keys;
+cleanup:
+    return st;
+}
+
+ldm_status ldm_attention_partial_accumulate(ldm_attention_partial *p, const float *q,
+                                            const float *k, const float *v, int64_t n_keys,
+                                            int64_t kv_tokens, void *scratch,
+                                            size_t scratch_bytes)
+{
+    const double t0 = ldm_timer_now();
+    ldm_status st = accumulate_impl(p, q, k, v, n_keys, kv_tokens, scratch, scratch_bytes);
+    ldm_timer_add(LDM_T_ATTENTION, ldm_timer_now() - t0, 0);
+    return st;
+}
+
+ldm_status ldm_attention_partial_finish(ldm_attention_partial *p)
+{
+    const double t0 = ldm_timer_now();
+    if (p->finished || p->keys == 0)
+        return ldm_error(LDM_EINPUT, "attention: finish on a run %s",
+                         p->finished ? "already finished" : "with no key accumulated");
+    const ldm_attention_desc *d = &p->desc;
+    const int64_t hd = d->head_dim, ldo = d->ldo ? d->ldo : d->heads * hd;
+    const int64_t rows = d->batch * d->heads;
+    /* the division ldm_attention does at the end of each query block */
+#pragma omp parallel for schedule(static)
+    for (int64_t bh = 0; bh < rows; bh++) {
+        int64_t b = bh / d->heads, h = bh % d->heads;
+        for (int64_t t = 0; t < d->lq; t++)
+            scale_row(p->out + (b * d->lq + t) * ldo + h * hd, 1.0f / p->l[bh * d->lq + t], hd);
+    }
+    p->finished = 1;
+    ldm_timer_extend(LDM_T_ATTENTION, ldm_timer_now() - t0);
+    return LDM_OK;
 }

@@ -10,8 +10,10 @@
  *                 (h, align) of every level. 3×3 convolutions exchange one
  *                 halo row with each neighbour (mpi/halo.h), GroupNorm merges
  *                 its statistics over `spatial` (mpi/moments.h), self-attention
- *                 gathers K/V of every strip (mpi/gather.h) so every query
- *                 sees every key; everything else is local. The model's input
+ *                 gathers K/V of every strip (mpi/gather.h) — or, with
+ *                 LDM_ATTENTION=ring, passes them around a ring
+ *                 (models/ring_attention.h) — so every query sees every
+ *                 key; everything else is local. The model's input
  *                 and output are the rank's strip.
  *   channel (Pc)  every convolution and linear layer holds only the weight
  *                 rows (output channels) [starts[r], starts[r+1]) of its rank,

@@ -3,6 +3,7 @@
 #include "models/transformer2d.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -11,6 +12,7 @@
 #include "kernels/threads.h"
 #include "mpi/gather.h"
 #include "mpi/util.h"
+#include "models/ring_attention.h"
 
 /* One BasicTransformerBlock. */
 typedef struct tblock {
@@ -30,7 +32,10 @@ struct ldm_transformer2d {
     ldm_transformer2d_desc d;
     int64_t inner, tokens, rows;   /* heads·head_dim, this rank's H·W, B·H·W */
     int64_t all_tokens;            /* H·W of every strip: the self-attention keys */
-    ldm_row_gather *gather;        /* spatial split: k ‖ v of every strip, or NULL */
+    ldm_row_gather *gather;        /* spatial split, LDM_ATTENTION=gather (default): k ‖ v
+                                      of every strip, or NULL */
+    ldm_ring_attention *ring;      /* spatial split, LDM_ATTENTION=ring: K/V blocks passed
+                                      around the strips (models/ring_attention.h), or NULL */
     int64_t h0, nh, inner_r;       /* this rank's heads [h0, h0 + nh), nh·head_dim */
     int by_heads;                  /* channel split by heads: q/k/v of this rank's heads,
                                       to_out split by input (partial sums, allreduce) */
@@ -300,17 +305,61 @@ cleanup:
     return st;
 }
 
+/* LDM_ATTENTION selects how self-attention sees the keys of every strip
+ * under a spatial split: "gather" (default, or unset/empty) or "ring"
+ * (docs/parallelism.md §2.1). Read at model creation; collective on
+ * `spatial` (one small allreduce): the strips must all choose the same, or
+ * they would meet in different collectives, so every rank fails together
+ * on a bad or differing value. *ring = 1 for "ring". */
+static ldm_status attention_mode(MPI_Comm spatial, int *ring)
+{
+    const char *e = getenv("LDM_ATTENTION");
+    int mode = 2; /* 0 gather, 1 ring, 2 unknown */
+    if (!e || !*e || strcmp(e, "gather") == 0)
+        mode = 0;
+    else if (strcmp(e, "ring") == 0)
+        mode = 1;
+    int mine[2] = {mode, -mode}, all[2];
+    *ring = mode == 1;
+    ldm_status st = ldm_mpi_check(MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, spatial),
+                                  "LDM_ATTENTION: MPI_Allreduce");
+    if (st != LDM_OK)
+        return st;
+    if (mode == 2)
+        return ldm_error(LDM_EINPUT, "environment variable LDM_ATTENTION = \"%s\" (expected "
+                         "\"gather\" or \"ring\")", e);
+    if (all[0] != -all[1])
+        return ldm_error(LDM_EINPUT, "environment variable LDM_ATTENTION: the spatial ranks "
+                         "disagree (this rank: \"%s\")", mode ? "ring" : "gather");
+    return LDM_OK;
+}
+
+/* Under a spatial split with LDM_ATTENTION=ring: the ring over `spatial`
+ * for this rank's queries [B, tokens, ·] of the fused q/k/v output (q at
+ * columns [0, ir): ldq = 3·ir) with k ‖ v packed [B, tokens, 2·ir]. */
+static ldm_status make_ring(ldm_transformer2d *t)
+{
+    const int64_t ir = t->inner_r;
+    ldm_attention_desc a = {.batch = t->d.batch, .heads = t->nh, .lq = t->tokens,
+                            .head_dim = t->d.head_dim, .ldq = 3 * ir, .ldo = ir};
+    return ldm_ring_attention_create(t->d.parallel->spatial, &a, 2 * ir, &t->ring);
+}
+
 /* Under a spatial split: the plan that gathers the keys and values
  * [B, tokens, 2·inner_r] of every strip (packed side by side from the fused
- * q/k/v output) into [B, all_tokens, 2·inner_r]. */
+ * q/k/v output) into [B, all_tokens, 2·inner_r], or the ring. */
 static ldm_status make_gather(ldm_transformer2d *t)
 {
     ldm_status st = LDM_OK;
     const ldm_model_parallel *p = t->d.parallel;
     int size = ldm_model_parallel_spatial_size(p);
     int64_t *starts = NULL;
+    int ring;
     if (size <= 1)
         return LDM_OK;
+    LDM_CHECK(attention_mode(p->spatial, &ring));
+    if (ring)
+        return make_ring(t);
     LDM_CHECK(ldm_alloc(sizeof *starts * (size_t)(size + 1), "strip starts", (void **)&starts));
     ldm_mpi_partition_starts(t->d.height, size, t->d.align > 0 ? t->d.align : 1, t->d.width,
                              starts);
@@ -363,7 +412,8 @@ ldm_status ldm_transformer2d_create(const ldm_transformer2d_desc *desc, const ld
         LDM_CHECK(block_prefix(name, prefix, i));
         LDM_CHECK(block_create(t, w, name, scratch_need, &t->blocks[i]));
     }
-    size_t a1 = attention_scratch(t, t->all_tokens);
+    size_t a1 = t->ring ? ldm_ring_attention_scratch_bytes(t->ring, ldm_kernels_cores())
+                        : attention_scratch(t, t->all_tokens);
     size_t a2 = attention_scratch(t, desc->context_tokens);
     if (scratch_need && a1 > *scratch_need)
         *scratch_need = a1;
@@ -386,6 +436,7 @@ void ldm_transformer2d_destroy(ldm_transformer2d **tp)
             block_destroy(&t->blocks[i]);
     ldm_free(t->blocks);
     ldm_row_gather_destroy(&t->gather);
+    ldm_ring_attention_destroy(&t->ring);
     ldm_free(t->gn_w);
     ldm_free(t->gn_b);
     ldm_model_linear_destroy(&t->proj_in);
@@ -401,6 +452,7 @@ typedef struct tbufs {
     float *big;  /* [M, 8·inner] fused qkv (3·inner) or the GEGLU projection */
     float *mid;  /* [M, 4·inner] attention output (inner) or the GEGLU output */
     float *all;  /* spatial split: [B, all_tokens, 2·inner_r] every strip's k ‖ v; else NULL */
+    void *ring;  /* ring attention: its receive buffers and softmax state; else NULL */
 } tbufs;
 
 static ldm_status layer_norm(ldm_unet_exec *ex, float *out, const float *x, const float *g,
@@ -430,7 +482,19 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
     LDM_CHECK(layer_norm(ex, u->n, u->h, b->norm_w[0], b->norm_b[0], m, inner, eps));
     LDM_CHECK(ldm_unet_run_linear(ex, b->qkv, u->big, u->n));            /* [M, 3·ir] */
     const float *k = u->big + (measuring ? 0 : ir), *v = u->big + (measuring ? 0 : 2 * ir);
-    if (t->gather) {
+    if (t->ring) {
+        /* k ‖ v of each local token packed contiguously behind the fused
+         * output in u->big ([M, 3·ir] of [M, 8·inner]; the ring sends
+         * contiguous blocks), then every strip's block passes by */
+        if (!measuring) {
+            float *kv = u->big + m * 3 * ir;                               /* [M, 2·ir] */
+            for (int64_t i = 0; i < m; i++)
+                memcpy(kv + i * 2 * ir, u->big + i * 3 * ir + ir,
+                       (size_t)(2 * ir) * sizeof(float));
+            LDM_CHECK(ldm_ring_attention_run(t->ring, att, u->big, kv, u->ring, ex->scratch,
+                                             ex->scratch_bytes));
+        }
+    } else if (t->gather) {
         /* k ‖ v of each local token into u->mid (free until the attention
          * writes it), then every strip's: [B, all_tokens, 2·ir] */
         if (!measuring) {
@@ -443,7 +507,8 @@ static ldm_status block_forward(ldm_transformer2d *t, ldm_unet_exec *ex, const t
         }
         a.ldk = a.ldv = 2 * ir;
     }
-    LDM_CHECK(ldm_unet_run_attention(ex, &a, att, u->big, k, v));
+    if (!t->ring)
+        LDM_CHECK(ldm_unet_run_attention(ex, &a, att, u->big, k, v));
     LDM_CHECK(ldm_unet_run_linear(ex, b->out1, u->n, u->mid));           /* [M, inner] */
     if (!measuring)
         ldm_add(u->h, u->n, u->h, m * inner);
@@ -499,9 +564,13 @@ ldm_status ldm_transformer2d_forward(ldm_transformer2d *t, ldm_unet_exec *ex, fl
     LDM_CHECK(ldm_unet_push(ex, m * 8 * inner, "transformer ff", &u.big));
     LDM_CHECK(ldm_unet_push(ex, m * 4 * inner, "transformer attn", &u.mid));
     u.all = NULL;
+    u.ring = NULL;
     if (t->gather)
         LDM_CHECK(ldm_unet_push(ex, t->d.batch * t->all_tokens * 2 * t->inner_r,
                                 "transformer k/v", &u.all));
+    if (t->ring)
+        LDM_CHECK(ldm_arena_push(ex->arena, ldm_ring_attention_work_bytes(t->ring),
+                                 "transformer ring k/v", &u.ring));
     /* GroupNorm over NHWC pixels (of every strip), then proj_in: [M, C] → [M, inner] */
     if (!measuring)
         LDM_CHECK(ldm_model_group_norm(t->d.parallel, u.n, x, t->gn_w, t->gn_b, t->d.batch, c,

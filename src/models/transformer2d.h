@@ -52,7 +52,9 @@ typedef struct ldm_transformer2d_desc {
     double layer_norm_eps;        /* 0 = 1e-5, BasicTransformerBlock's default */
     const ldm_model_parallel *parallel; /* borrowed, or NULL (models/parallel.h): under a
                                      spatial split the module works on this rank's rows and
-                                     self-attention gathers every strip's keys and values */
+                                     self-attention gathers every strip's keys and values
+                                     (or, with LDM_ATTENTION=ring, passes them around a
+                                     ring: models/ring_attention.h) */
     int64_t align;                /* the level's strip alignment (0 = 1) */
 } ldm_transformer2d_desc;
 
