@@ -27,9 +27,10 @@ typedef struct ldm_run_layout {
 /* COLLECTIVE on MPI_COMM_WORLD. Plan (ldm_grid_plan) for `items` images,
  * guidance on or off (`cfg`), images of height × width (0: the model's),
  * with the model sizes from `p`; then build the communicators. Without
- * --grid, and while the models take no channel/spatial split
- * (ldm_pipeline_model_split), the grid is 1 × 1 and extra ranks become
- * groups (idle when there are more groups than items). LDM_EINPUT naming
+ * --grid the plan chooses as mpi/grid.h describes (groups for the items,
+ * then the CFG split, then spatial, then channel ranks); when no grid fits
+ * a group's ranks it falls back to a 1 × 1 grid with extra ranks as groups
+ * (idle when there are more groups than items). LDM_EINPUT naming
  * the flag for a layout that does not fit, on every rank. */
 ldm_status ldm_run_layout_create(const ldm_pipeline *p, const ldm_grid_options *opts,
                                  int64_t items, int cfg, int height, int width,
