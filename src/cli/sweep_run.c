@@ -277,7 +277,12 @@ ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p,
         MPI_Allreduce(flags, all, 2, MPI_INT, MPI_MAX, comm);
         LDM_CHECK(ldm_mpi_agree(comm, local));
         int done = w.item >= 0 ? ldm_txt2img_steps_done(w.run) : 0;
-        int want_ckpt = w.item >= 0 && !finished && done > w.saved_step &&
+        /* PNDM runs more scheduler steps than num_inference_steps (its
+         * warm-up), while the run file numbers checkpoints and frames
+         * 1..steps: the extra last steps are not checkpointed (the image
+         * follows at once; a stop there resumes from the last checkpoint). */
+        int in_file = w.item >= 0 && done <= ldm_runfile_get_item(rf, w.item)->steps;
+        int want_ckpt = in_file && !finished && done > w.saved_step &&
                         (all[1] || (every > 0 && done % every == 0));
         int want[2] = { want_ckpt, finished }, any[2];
         MPI_Allreduce(want, any, 2, MPI_INT, MPI_MAX, comm);
@@ -300,7 +305,7 @@ ldm_status ldm_sweep_execute(MPI_Comm comm, ldm_runfile *rf, ldm_pipeline *p,
         /* Trajectory: the latents after every K-th step (K from the file, so
          * a resumed run keeps the sweep's K). Collective like checkpoints. */
         int k = info->trajectory_every;
-        int want_frame = k > 0 && w.item >= 0 && done > 0 && done % k == 0 && done != w.frame_step;
+        int want_frame = k > 0 && in_file && done > 0 && done % k == 0 && done != w.frame_step;
         int any_frame = 0;
         MPI_Allreduce(&want_frame, &any_frame, 1, MPI_INT, MPI_MAX, comm);
         if (any_frame) {

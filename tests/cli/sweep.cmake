@@ -60,3 +60,12 @@ add_test(NAME cli_sweep_trajectory
          COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/sweep_trajectory.sh $<TARGET_FILE:ldm> ${MPIEXEC_EXECUTABLE}
                  ${LDM_FIXTURES} ${CMAKE_CURRENT_BINARY_DIR}/sweep-trajectory-tmp)
 set_tests_properties(cli_sweep_trajectory PROPERTIES LABELS cli SKIP_RETURN_CODE 77)
+
+# PNDM runs one more scheduler step than num_inference_steps: checkpoints and
+# trajectory frames every step must not fail on it ("step 7 is outside 1..6").
+add_test(NAME cli_sweep_pndm_checkpoints
+         COMMAND sh -c "rm -f pndm.h5 && \"$0\" sweep \"$1\" -o pndm.h5 --model \"$2\" --checkpoint-every 1 --trajectory 2 -q && \"$0\" status pndm.h5"
+                 $<TARGET_FILE:ldm> ${CMAKE_CURRENT_LIST_DIR}/sweep-pndm.json ${LDM_TINY}
+         WORKING_DIRECTORY ${LDM_SWEEP_TMP})
+set_tests_properties(cli_sweep_pndm_checkpoints PROPERTIES LABELS cli ENVIRONMENT "OMP_NUM_THREADS=1"
+                     PASS_REGULAR_EXPRESSION "done 2, partial 0, pending 0")
