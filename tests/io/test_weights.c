@@ -26,6 +26,7 @@
 /* ---- expected values (see make_model_fixtures.py, EXPECTED FORMAT) ---- */
 
 #include "expected_tensors.h"
+#include "mem_weight_file.h"
 
 /* ---- golden: the pipeline folder, converted files, shards ---- */
 
@@ -152,48 +153,6 @@ static void test_rows(void)
 
 /* ---- strided views, through an in-memory weight file ---- */
 
-typedef struct mem_impl {
-    const unsigned char *bytes;
-    size_t size;
-    int reads;
-    size_t bytes_read;
-} mem_impl;
-
-static ldm_status mem_read(const ldm_weight_file *f, int storage, uint64_t off, size_t n,
-                           void *dst)
-{
-    mem_impl *m = f->impl;
-    if (storage != 0 || off > m->size || n > m->size - off)
-        return ldm_error(LDM_EINPUT, "%s: read outside", f->path);
-    memcpy(dst, m->bytes + off, n);
-    m->reads++;
-    m->bytes_read += n;
-    return LDM_OK;
-}
-
-static void mem_close(ldm_weight_file *f)
-{
-    ldm_free(f->impl);
-}
-
-static const ldm_weight_file_ops mem_ops = { mem_read, mem_close };
-
-static void add_entry(ldm_weight_file *f, const char *name, ldm_dtype t, int ndim,
-                      const int64_t *shape, const int64_t *stride, uint64_t offset)
-{
-    ldm_tensor_entry *e = &f->tensors[f->count++];
-    CHECK(ldm_strdup(name, &e->name) == LDM_OK);
-    e->dtype = t;
-    e->ndim = ndim;
-    for (int i = 0; i < ndim; i++) {
-        e->shape[i] = shape[i];
-        e->stride[i] = stride[i];
-    }
-    e->storage = 0;
-    e->offset = offset;
-    e->storage_bytes = 4096;
-}
-
 static void test_strided(void)
 {
     /* storage: 0, 1, 2, ... as F32 at byte 0 and as BF16 (exact) at byte 2048 */
@@ -209,17 +168,8 @@ static void test_strided(void)
         uint16_t h = (uint16_t)(bits >> 16);
         memcpy(storage + 2048 + 2 * i, &h, 2);
     }
-    ldm_weight_file *f = NULL;
     mem_impl *m = NULL;
-    CHECK(ldm_calloc(sizeof *f, "test", (void **)&f) == LDM_OK);
-    CHECK(ldm_calloc(sizeof *m, "test", (void **)&m) == LDM_OK);
-    CHECK(ldm_calloc(8 * sizeof(ldm_tensor_entry), "test", (void **)&f->tensors) == LDM_OK);
-    CHECK(ldm_strdup("mem.bin", &f->path) == LDM_OK);
-    f->format = "test";
-    f->ops = &mem_ops;
-    m->bytes = storage;
-    m->size = sizeof storage;
-    f->impl = m;
+    ldm_weight_file *f = mem_file_new(storage, sizeof storage, 8, &m);
     /* a [4, 6] matrix at element 10 viewed transposed: [6, 4], strides (1, 6) */
     add_entry(f, "t", LDM_DTYPE_F32, 2, (int64_t[]){ 6, 4 }, (int64_t[]){ 1, 6 }, 40);
     /* a column slice [5, 3] of a [5, 8] matrix: strides (8, 1), offset element 2 */

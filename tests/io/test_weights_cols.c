@@ -20,6 +20,7 @@
 #include "core/alloc.h"
 #include "harness.h"
 #include "io/weights.h"
+#include "mem_weight_file.h"
 
 /* Column pieces [0, c1), [c1, c2), [c2, c2) (empty), [c2, cols), and an
  * inner block with ld > ncols, against the whole read. Returns 1 if the
@@ -93,47 +94,6 @@ static void test_files(void)
 
 /* ---- what is read, through an in-memory weight file ---- */
 
-typedef struct mem_impl {
-    const unsigned char *bytes;
-    size_t size;
-    int reads;
-    size_t bytes_read;
-} mem_impl;
-
-static ldm_status mem_read(const ldm_weight_file *f, int storage, uint64_t off, size_t n,
-                           void *dst)
-{
-    mem_impl *m = f->impl;
-    if (storage != 0 || off > m->size || n > m->size - off)
-        return ldm_error(LDM_EINPUT, "%s: read outside", f->path);
-    memcpy(dst, m->bytes + off, n);
-    m->reads++;
-    m->bytes_read += n;
-    return LDM_OK;
-}
-
-static void mem_close(ldm_weight_file *f)
-{
-    ldm_free(f->impl);
-}
-
-static const ldm_weight_file_ops mem_ops = { mem_read, mem_close };
-
-static void add_entry(ldm_weight_file *f, const char *name, int ndim, const int64_t *shape,
-                      const int64_t *stride, uint64_t offset)
-{
-    ldm_tensor_entry *e = &f->tensors[f->count++];
-    CHECK(ldm_strdup(name, &e->name) == LDM_OK);
-    e->dtype = LDM_DTYPE_F32;
-    e->ndim = ndim;
-    for (int i = 0; i < ndim; i++) {
-        e->shape[i] = shape[i];
-        e->stride[i] = stride[i];
-    }
-    e->offset = offset;
-    e->storage_bytes = 4096;
-}
-
 static void test_bytes_read(void)
 {
     static unsigned char storage[4096];
@@ -141,20 +101,11 @@ static void test_bytes_read(void)
         float v = (float)i;
         memcpy(storage + 4 * i, &v, 4);
     }
-    ldm_weight_file *f = NULL;
     mem_impl *m = NULL;
-    CHECK(ldm_calloc(sizeof *f, "test", (void **)&f) == LDM_OK);
-    CHECK(ldm_calloc(sizeof *m, "test", (void **)&m) == LDM_OK);
-    CHECK(ldm_calloc(4 * sizeof(ldm_tensor_entry), "test", (void **)&f->tensors) == LDM_OK);
-    CHECK(ldm_strdup("mem.bin", &f->path) == LDM_OK);
-    f->format = "test";
-    f->ops = &mem_ops;
-    m->bytes = storage;
-    m->size = sizeof storage;
-    f->impl = m;
-    add_entry(f, "w", 2, (int64_t[]){ 8, 10 }, (int64_t[]){ 10, 1 }, 0);     /* row-major */
-    add_entry(f, "t", 2, (int64_t[]){ 10, 8 }, (int64_t[]){ 1, 10 }, 0);     /* its transpose */
-    add_entry(f, "v", 1, (int64_t[]){ 10 }, (int64_t[]){ 1 }, 0);
+    ldm_weight_file *f = mem_file_new(storage, sizeof storage, 4, &m);
+    add_entry(f, "w", LDM_DTYPE_F32, 2, (int64_t[]){ 8, 10 }, (int64_t[]){ 10, 1 }, 0); /* row-major */
+    add_entry(f, "t", LDM_DTYPE_F32, 2, (int64_t[]){ 10, 8 }, (int64_t[]){ 1, 10 }, 0); /* its transpose */
+    add_entry(f, "v", LDM_DTYPE_F32, 1, (int64_t[]){ 10 }, (int64_t[]){ 1 }, 0);
     ldm_weight_file *files[1] = { f };
     ldm_weights *w = NULL;
     CHECK(ldm_weights_from_files(files, 1, &w) == LDM_OK);
