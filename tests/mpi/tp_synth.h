@@ -14,6 +14,8 @@
 
 #include <math.h>
 #include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -146,6 +148,20 @@ static inline double tp_rel_l2(const float *a, const float *b, int64_t count, do
     MPI_Allreduce(&m, max_abs, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     *ref_rms = sqrt(all[1] / (all[2] > 0 ? all[2] : 1.0));
     return sqrt(all[0] / (all[1] > 0 ? all[1] : 1.0));
+}
+
+/* This process's peak resident set (VmHWM), MB; 0 if unreadable. */
+static inline double tp_peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0.0;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = atof(line + 6);
+    if (f)
+        fclose(f);
+    return kb / 1024.0;
 }
 
 #endif

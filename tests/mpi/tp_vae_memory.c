@@ -25,19 +25,6 @@
 #define LDM_SOURCE_DIR "."
 #endif
 
-static double peak_rss_mb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    double kb = 0.0;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = atof(line + 6);
-    if (f)
-        fclose(f);
-    return kb / 1024.0;
-}
-
 /* The unsplit decoder on the whole latent; rows [i0, i1) of its image
  * against the strip. */
 static ldm_status compare(const ldm_config *cfg, const ldm_weights *w, int64_t side,
@@ -110,7 +97,7 @@ int main(int argc, char **argv)
     }
     if (st != LDM_OK)
         fprintf(stderr, "rank %d: %s\n", ldm_mpi_test_rank, ldm_error_message());
-    double mine[4] = {arena, peak_rss_mb(), t_create, t_dec};
+    double mine[4] = {arena, tp_peak_rss_mb(), t_create, t_dec};
     double *all = malloc(sizeof(double) * 4 * (size_t)p);
     MPI_Gather(mine, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (ldm_mpi_test_rank == 0) {

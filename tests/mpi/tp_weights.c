@@ -28,19 +28,6 @@
 #define LDM_SOURCE_DIR "."
 #endif
 
-static double peak_rss_mb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    double kb = 0.0;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = atof(line + 6);
-    if (f)
-        fclose(f);
-    return kb / 1024.0;
-}
-
 /* Assemble every strip of the split output and input on rank 0 (channel
  * rank 0 of each strip contributes rows [r0, r1)) and compare with the
  * unsplit UNet run there alone (the split model is already freed). */
@@ -148,7 +135,7 @@ int main(int argc, char **argv)
     }
     if (st != LDM_OK)
         fprintf(stderr, "rank %d: %s\n", ldm_mpi_test_rank, ldm_error_message());
-    double mine[4] = {(double)bytes / 1e6, peak_rss_mb(), t_create, t_fwd};
+    double mine[4] = {(double)bytes / 1e6, tp_peak_rss_mb(), t_create, t_fwd};
     double *all = malloc(sizeof(double) * 4 * (size_t)p);
     MPI_Gather(mine, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (ldm_mpi_test_rank == 0) {
