@@ -164,4 +164,29 @@ static inline double tp_peak_rss_mb(void)
     return kb / 1024.0;
 }
 
+/* A 4-level UNet small enough to run at every rank count (test_tp_unet,
+ * test_ring_unet). */
+static const char TP_FOUR_LEVELS[] =
+    "{\"_class_name\": \"UNet2DConditionModel\", \"block_out_channels\": [8, 16, 16, 16],"
+    " \"down_block_types\": [\"CrossAttnDownBlock2D\", \"CrossAttnDownBlock2D\","
+    " \"CrossAttnDownBlock2D\", \"DownBlock2D\"],"
+    " \"up_block_types\": [\"UpBlock2D\", \"CrossAttnUpBlock2D\", \"CrossAttnUpBlock2D\","
+    " \"CrossAttnUpBlock2D\"],"
+    " \"attention_head_dim\": 2, \"norm_num_groups\": 4, \"cross_attention_dim\": 16,"
+    " \"layers_per_block\": 1, \"in_channels\": 4, \"out_channels\": 4, \"sample_size\": 8}";
+
+/* The same with Linear proj_in/proj_out, diffusers' asymmetric
+ * downsampling padding (0: pad right and bottom; a halo row from below)
+ * and 2 GroupNorm groups (fewer than 3 or 4 channel ranks: the resnets
+ * then split by output channel and gather instead of pairing). */
+static const char TP_FOUR_LEVELS_LINEAR[] =
+    "{\"_class_name\": \"UNet2DConditionModel\", \"block_out_channels\": [8, 16, 16, 16],"
+    " \"down_block_types\": [\"CrossAttnDownBlock2D\", \"CrossAttnDownBlock2D\","
+    " \"CrossAttnDownBlock2D\", \"DownBlock2D\"],"
+    " \"up_block_types\": [\"UpBlock2D\", \"CrossAttnUpBlock2D\", \"CrossAttnUpBlock2D\","
+    " \"CrossAttnUpBlock2D\"],"
+    " \"attention_head_dim\": 2, \"cross_attention_dim\": 16,"
+    " \"layers_per_block\": 1, \"in_channels\": 4, \"out_channels\": 4, \"sample_size\": 8,"
+    " \"downsample_padding\": 0, \"use_linear_projection\": true, \"norm_num_groups\": 2}";
+
 #endif

@@ -26,29 +26,6 @@
 #include "mpi_harness.h"
 #include "tp_synth.h"
 
-static const char FOUR_LEVELS[] =
-    "{\"_class_name\": \"UNet2DConditionModel\", \"block_out_channels\": [8, 16, 16, 16],"
-    " \"down_block_types\": [\"CrossAttnDownBlock2D\", \"CrossAttnDownBlock2D\","
-    " \"CrossAttnDownBlock2D\", \"DownBlock2D\"],"
-    " \"up_block_types\": [\"UpBlock2D\", \"CrossAttnUpBlock2D\", \"CrossAttnUpBlock2D\","
-    " \"CrossAttnUpBlock2D\"],"
-    " \"attention_head_dim\": 2, \"norm_num_groups\": 4, \"cross_attention_dim\": 16,"
-    " \"layers_per_block\": 1, \"in_channels\": 4, \"out_channels\": 4, \"sample_size\": 8}";
-
-/* The same with Linear proj_in/proj_out, diffusers' asymmetric
- * downsampling padding (0: pad right and bottom; a halo row from below)
- * and 2 GroupNorm groups (fewer than 3 or 4 channel ranks: the resnets
- * then split by output channel and gather instead of pairing). */
-static const char FOUR_LEVELS_PAD0[] =
-    "{\"_class_name\": \"UNet2DConditionModel\", \"block_out_channels\": [8, 16, 16, 16],"
-    " \"down_block_types\": [\"CrossAttnDownBlock2D\", \"CrossAttnDownBlock2D\","
-    " \"CrossAttnDownBlock2D\", \"DownBlock2D\"],"
-    " \"up_block_types\": [\"UpBlock2D\", \"CrossAttnUpBlock2D\", \"CrossAttnUpBlock2D\","
-    " \"CrossAttnUpBlock2D\"],"
-    " \"attention_head_dim\": 2, \"cross_attention_dim\": 16,"
-    " \"layers_per_block\": 1, \"in_channels\": 4, \"out_channels\": 4, \"sample_size\": 8,"
-    " \"downsample_padding\": 0, \"use_linear_projection\": true, \"norm_num_groups\": 2}";
-
 typedef struct tp_case {
     const char *name;
     const ldm_config *cfg;
@@ -190,12 +167,12 @@ int main(int argc, char **argv)
     ldm_spec_list list = {0}, list0 = {0};
     CHECK(ldm_config_load(LDM_FIXTURES "/tiny-ldm/unet/config.json", &tiny) == LDM_OK);
     CHECK(ldm_weights_open_dir(LDM_FIXTURES "/tiny-ldm/unet", &tiny_w) == LDM_OK);
-    CHECK(ldm_config_parse("four-levels/config.json", FOUR_LEVELS, sizeof FOUR_LEVELS - 1,
+    CHECK(ldm_config_parse("four-levels/config.json", TP_FOUR_LEVELS, sizeof TP_FOUR_LEVELS - 1,
                            &four) == LDM_OK);
     CHECK(ldm_unet_weight_specs(&four, &list) == LDM_OK);
     CHECK(tp_synth_weights(&list, &four_w) == LDM_OK);
-    CHECK(ldm_config_parse("four-levels-pad0/config.json", FOUR_LEVELS_PAD0,
-                           sizeof FOUR_LEVELS_PAD0 - 1, &pad0) == LDM_OK);
+    CHECK(ldm_config_parse("four-levels-pad0/config.json", TP_FOUR_LEVELS_LINEAR,
+                           sizeof TP_FOUR_LEVELS_LINEAR - 1, &pad0) == LDM_OK);
     CHECK(ldm_unet_weight_specs(&pad0, &list0) == LDM_OK);
     CHECK(tp_synth_weights(&list0, &pad0_w) == LDM_OK);
     if (!tiny_w || !four_w || !pad0_w)
