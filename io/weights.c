@@ -677,6 +677,55 @@ ldm_status ldm_weights_read_block_f32(const ldm_weights *w, const char *name, in
     return st;
 }
 
+ldm_status ldm_weights_read_inner_f32(const ldm_weights *w, const char *name, int64_t col0,
+                                      int64_t ncols, float *dst)
+{
+    const ldm_tensor_entry *e;
+    const ldm_weight_file *f;
+    ldm_status st = get_float(w, name, &e, &f);
+    if (st != LDM_OK)
+        return st;
+    if (e->ndim <= 2)
+        return ldm_weights_read_cols_f32(w, name, col0, ncols, dst);
+    int64_t rows = e->shape[0], inner = 1, expect = 1;
+    int row_major = 1;
+    for (int d = e->ndim - 1; d >= 1; d--) {
+        row_major &= e->shape[d] == 1 || e->stride[d] == expect;
+        expect *= e->shape[d];
+        inner *= e->shape[d];
+    }
+    if (col0 < 0 || ncols < 0 || col0 > inner || ncols > inner - col0)
+        return ldm_error(LDM_EINPUT, "%s: tensor \"%s\": columns [%lld, %lld) are outside its "
+                         "%lld columns (dimensions after the first, flattened)",
+                         f->path, name, (long long)col0, (long long)col0 + (long long)ncols,
+                         (long long)inner);
+    if (e->stride[0] < 0)
+        return ldm_error(LDM_EINPUT, "%s: tensor \"%s\" has a negative stride", f->path, name);
+    if (rows == 0 || ncols == 0)
+        return LDM_OK;
+    size_t esize = ldm_dtype_size(e->dtype);
+    float *row = NULL;
+    if (row_major) {
+        /* Each row's columns are ncols contiguous elements. */
+        for (int64_t i = 0; i < rows && st == LDM_OK; i++)
+            st = read_contiguous(f, e, e->offset + ((uint64_t)i * (uint64_t)e->stride[0] +
+                                                    (uint64_t)col0) * esize,
+                                 (size_t)ncols, dst + i * ncols);
+    } else {
+        /* Another layout (a permuted .bin view): whole rows, one at a time. */
+        st = ldm_alloc((size_t)inner * sizeof(float), name, (void **)&row);
+        for (int64_t i = 0; i < rows && st == LDM_OK; i++) {
+            st = read_view(f, e, i, 1, row);
+            if (st == LDM_OK)
+                memcpy(dst + i * ncols, row + col0, (size_t)ncols * sizeof(float));
+        }
+        ldm_free(row);
+    }
+    if (st != LDM_OK)
+        ldm_error_context("reading tensor \"%s\": ", name);
+    return st;
+}
+
 ldm_status ldm_weights_read_cols_f32(const ldm_weights *w, const char *name, int64_t col0,
                                      int64_t ncols, float *dst)
 {

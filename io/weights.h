@@ -108,6 +108,17 @@ ldm_status ldm_weights_read_block_f32(const ldm_weights *w, const char *name, in
 ldm_status ldm_weights_read_cols_f32(const ldm_weights *w, const char *name, int64_t col0,
                                      int64_t ncols, float *dst);
 
+/* A tensor [d0, d1, …] seen as the matrix [d0, d1·d2·…]: columns
+ * [col0, col0 + ncols) of every row into dst [d0, ncols]. What a rank reads
+ * for the input-channel split of a convolution weight [c_out, c_in, kh, kw]
+ * (col0 = k0·kh·kw). When the trailing dimensions are row-major (every
+ * safetensors tensor, most .bin ones) one read of ncols elements per row;
+ * otherwise one row at a time, keeping the columns. A 2-D tensor is
+ * ldm_weights_read_cols_f32. Errors as there (a 0- or 1-D tensor, a range
+ * outside the d1·d2·… columns). */
+ldm_status ldm_weights_read_inner_f32(const ldm_weights *w, const char *name, int64_t col0,
+                                      int64_t ncols, float *dst);
+
 /* What a module expects: a name and its shape; ndim < 0 accepts the tensor
  * with any shape (a tensor the file carries but the model does not use,
  * such as LDMBert's to_logits). */

@@ -275,7 +275,7 @@ cleanup:
 }
 
 /* Input split: the plan for input channels [k0, k0 + ld->c_in) of every
- * output channel (the whole weight read, the slice kept), the bias on
+ * output channel (only those columns read from the file), the bias on
  * channel rank 0 only. */
 static ldm_status conv_plan_cols(const ldm_model_parallel *p, const ldm_weights *w,
                                  const char *prefix, const ldm_conv2d_desc *g,
@@ -284,17 +284,14 @@ static ldm_status conv_plan_cols(const ldm_model_parallel *p, const ldm_weights 
 {
     ldm_status st = LDM_OK;
     char name[512];
-    float *full = NULL, *weight = NULL, *bias = NULL;
+    float *weight = NULL, *bias = NULL;
     const int64_t khw = g->kh * g->kw, kr = ld->c_in;
     const int64_t shape[4] = {g->c_out, g->c_in, g->kh, g->kw};
-    LDM_CHECK(ldm_alloc((size_t)(g->c_out * g->c_in * khw) * sizeof(float), prefix,
-                        (void **)&full));
     LDM_CHECK(ldm_alloc((size_t)(g->c_out * kr * khw) * sizeof(float), prefix, (void **)&weight));
     snprintf(name, sizeof name, "%s.weight", prefix);
-    LDM_CHECK(ldm_weights_read_f32(w, name, shape, 4, full));
-    for (int64_t o = 0; o < g->c_out; o++) /* [c_out, c_in, kh, kw] → [c_out, kr, kh, kw] */
-        memcpy(weight + o * kr * khw, full + (o * g->c_in + k0) * khw,
-               (size_t)(kr * khw) * sizeof(float));
+    /* [c_out, c_in, kh, kw] as [c_out, c_in·kh·kw]: columns [k0·khw, (k0 + kr)·khw) */
+    LDM_CHECK(ldm_weights_check_shape(w, name, shape, 4));
+    LDM_CHECK(ldm_weights_read_inner_f32(w, name, k0 * khw, kr * khw, weight));
     weight_bytes_held += (size_t)(g->c_out * kr * khw) * sizeof(float);
     if (has_bias && ldm_model_parallel_channel_rank(p) == 0) {
         LDM_CHECK(ldm_alloc((size_t)g->c_out * sizeof(float), prefix, (void **)&bias));
@@ -303,7 +300,6 @@ static ldm_status conv_plan_cols(const ldm_model_parallel *p, const ldm_weights 
     }
     st = ldm_conv2d_plan_create(ld, weight, bias, out);
 cleanup:
-    ldm_free(full);
     ldm_free(weight);
     ldm_free(bias);
     if (st != LDM_OK)

@@ -66,6 +66,37 @@ static int check_tensor(const ldm_weights *w, const ldm_tensor_entry *e)
     return 1;
 }
 
+/* A >= 3-D tensor as [d0, d1·d2·…]: column pieces through
+ * ldm_weights_read_inner_f32 against the whole read (what a rank of a
+ * convolution's input split reads). Returns 1 if the tensor was >= 3-D. */
+static int check_inner(const ldm_weights *w, const ldm_tensor_entry *e)
+{
+    if (e->ndim < 3 || e->shape[0] < 1)
+        return 0;
+    int64_t rows = e->shape[0], cols = 1;
+    for (int d = 1; d < e->ndim; d++)
+        cols *= e->shape[d];
+    if (cols < 2)
+        return 0;
+    float *whole = malloc((size_t)(rows * cols) * sizeof *whole);
+    float *part = malloc((size_t)(rows * cols) * sizeof *part);
+    CHECK(ldm_weights_read_f32(w, e->name, e->shape, e->ndim, whole) == LDM_OK);
+    int64_t cuts[3] = { 0, cols / 3, cols };
+    for (int p = 0; p < 2; p++) {
+        int64_t c0 = cuts[p], nc = cuts[p + 1] - cuts[p];
+        CHECK_MSG(ldm_weights_read_inner_f32(w, e->name, c0, nc, part) == LDM_OK, "%s: %s",
+                  e->name, ldm_error_message());
+        int same = 1;
+        for (int64_t i = 0; i < rows; i++)
+            same &= memcmp(part + i * nc, whole + i * cols + c0, (size_t)nc * sizeof(float)) == 0;
+        CHECK_MSG(same, "%s: inner columns [%lld, %lld) differ", e->name, (long long)c0,
+                  (long long)(c0 + nc));
+    }
+    free(whole);
+    free(part);
+    return 1;
+}
+
 static void check_folder(const char *path, int min_checked)
 {
     ldm_weights *w = NULL;
@@ -74,8 +105,10 @@ static void check_folder(const char *path, int min_checked)
     if (!w)
         return;
     int checked = 0;
-    for (int i = 0; i < ldm_weights_count(w); i++)
+    for (int i = 0; i < ldm_weights_count(w); i++) {
         checked += check_tensor(w, ldm_weights_at(w, i, NULL));
+        check_inner(w, ldm_weights_at(w, i, NULL));
+    }
     CHECK_MSG(checked >= min_checked, "%s: only %d 2-D tensors", path, checked);
     ldm_weights_close(&w);
 }
@@ -90,6 +123,9 @@ static void test_files(void)
     /* fp16 and bf16 files: per-row reads convert through the staging buffer */
     check_folder(LDM_FIXTURES "/weights/vqvae_fp16.safetensors", 1);
     check_folder(LDM_FIXTURES "/weights/vqvae_bf16.safetensors", 1);
+    /* convolution weights [c_out, c_in, kh, kw] (check_inner), both formats */
+    check_folder(LDM_FIXTURES "/tiny-ldm/unet/diffusion_pytorch_model.safetensors", 1);
+    check_folder(LDM_FIXTURES "/tiny-ldm-bin/unet/diffusion_pytorch_model.bin", 1);
 }
 
 /* ---- what is read, through an in-memory weight file ---- */
@@ -102,10 +138,12 @@ static void test_bytes_read(void)
         memcpy(storage + 4 * i, &v, 4);
     }
     mem_impl *m = NULL;
-    ldm_weight_file *f = mem_file_new(storage, sizeof storage, 4, &m);
+    ldm_weight_file *f = mem_file_new(storage, sizeof storage, 6, &m);
     add_entry(f, "w", LDM_DTYPE_F32, 2, (int64_t[]){ 8, 10 }, (int64_t[]){ 10, 1 }, 0); /* row-major */
     add_entry(f, "t", LDM_DTYPE_F32, 2, (int64_t[]){ 10, 8 }, (int64_t[]){ 1, 10 }, 0); /* its transpose */
     add_entry(f, "v", LDM_DTYPE_F32, 1, (int64_t[]){ 10 }, (int64_t[]){ 1 }, 0);
+    add_entry(f, "c", LDM_DTYPE_F32, 3, (int64_t[]){ 4, 3, 5 }, (int64_t[]){ 15, 5, 1 }, 0);
+    add_entry(f, "p", LDM_DTYPE_F32, 3, (int64_t[]){ 4, 5, 3 }, (int64_t[]){ 15, 1, 5 }, 0);
     ldm_weight_file *files[1] = { f };
     ldm_weights *w = NULL;
     CHECK(ldm_weights_from_files(files, 1, &w) == LDM_OK);
@@ -130,7 +168,27 @@ static void test_bytes_read(void)
         for (int j = 0; j < 3; j++)
             CHECK(out[i * 3 + j] == (float)(i + 10 * (2 + j)));
 
+    /* a [4, 3, 5] weight as [4, 15]: inner columns [5, 10) (its second input
+     * channel) are one read of 5 floats per row */
+    reads = m->reads;
+    bytes = m->bytes_read;
+    CHECK(ldm_weights_read_inner_f32(w, "c", 5, 5, out) == LDM_OK);
+    CHECK(m->reads - reads == 4 && m->bytes_read - bytes == 4 * 5 * sizeof(float));
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 5; j++)
+            CHECK(out[i * 5 + j] == (float)(i * 15 + 5 + j));
+    /* its permuted view [4, 5, 3]: element (i, a, b) = storage i·15 + a + 5b,
+     * read row by row, columns [4, 10) of the flattened (a, b) */
+    CHECK(ldm_weights_read_inner_f32(w, "p", 4, 6, out) == LDM_OK);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 6; j++) {
+            int a = (4 + j) / 3, b = (4 + j) % 3;
+            CHECK(out[i * 6 + j] == (float)(i * 15 + a + 5 * b));
+        }
+
     /* bad input: each names the file and the tensor */
+    CHECK_FAILS_WITH(ldm_weights_read_inner_f32(w, "c", 10, 6, out), LDM_EINPUT,
+                     "tensor \"c\": columns [10, 16) are outside its 15 columns");
     CHECK_FAILS_WITH(ldm_weights_read_cols_f32(w, "w", 8, 3, out), LDM_EINPUT,
                      "mem.bin: tensor \"w\": columns [8, 11) are outside its 10 columns");
     CHECK_FAILS_WITH(ldm_weights_read_cols_f32(w, "w", -1, 2, out), LDM_EINPUT,
